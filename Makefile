@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: GPL-2.0
+# The mremap sandbox: source -> patches -> config -> build -> rootfs -> boot -> tests.
+#
+# Run 'make help' for the targets.
+
+# No built-in rules or variables: nothing here is C compiled by make's
+# defaults, and they slow every invocation down.
+MAKEFLAGS += -rR --no-print-directory
+.SUFFIXES:
+# A recipe that fails half-way must not leave a target that looks done.
+.DELETE_ON_ERROR:
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+# Honour V and O only from the command line (or the environment for V, as
+# kbuild does), never from a stray make variable of the same name.
+ifeq ("$(origin V)", "command line")
+  KBUILD_VERBOSE := $(V)
+endif
+ifeq ($(KBUILD_VERBOSE),1)
+  Q :=
+else
+  Q := @
+endif
+export KBUILD_VERBOSE
+
+ifeq ("$(origin O)", "command line")
+  $(shell mkdir -p "$(O)")
+  BUILD := $(realpath $(O))
+  $(if $(BUILD),,$(error O=$(O): cannot create the output directory))
+else
+  BUILD := $(TOP)/build
+endif
+export BUILD
+
+# --- source ------------------------------------------------------------------
+# The one place the base is pinned: Debian's linux-source-6.1 at this version.
+LINUX_DEB_VERSION := 6.1.192-2
+export LINUX_DEB_VERSION
+LINUX := $(TOP)/linux
+DL := $(BUILD)/dl
+export LINUX DL
+
+# KERNEL selects the kernel: 'patched' (linux/, everything in patches/) or
+# 'base' (linux/ without the series, the sandbox's own patches kept).
+KERNEL ?= patched
+ifeq ($(filter patched base,$(KERNEL)),)
+  $(error KERNEL=$(KERNEL) is not a kernel of this sandbox: use KERNEL=patched or KERNEL=base)
+endif
+
+ifneq ($(LINUX_SRC),)
+  ifeq ($(KERNEL),base)
+    $(error KERNEL=base needs linux/ from patches/; it cannot be combined with LINUX_SRC)
+  endif
+  SRC := $(abspath $(LINUX_SRC))
+else ifeq ($(KERNEL),base)
+  SRC := $(BUILD)/src/base
+else
+  SRC := $(LINUX)
+endif
+KDIR := $(BUILD)/kernel/$(KERNEL)
+export SRC KDIR
+
+# --- guest -------------------------------------------------------------------
+ROOTFS := $(BUILD)/rootfs
+TESTS_OUT := $(BUILD)/tests
+
+PHONY :=
+
+PHONY += all
+all: kernel rootfs
+
+PHONY += help
+help:
+	@echo 'The mremap sandbox: a UML kernel with the mremap PMD-alignment series.'
+	@echo
+	@echo 'Quick start:'
+	@echo '  ./run-uml.sh          - build what is missing, boot into a Busybox shell'
+	@echo '  make check            - build what is missing, run every test'
+	@echo
+	@echo 'Source (linux/ is a git repository: tag base, tag series-base, the series):'
+	@echo '  source                - import linux-source $(LINUX_DEB_VERSION) and apply patches/'
+	@echo '  linux-status          - what linux/ holds compared to patches/'
+	@echo '  export-patches        - write the commits of linux/ back to patches/'
+	@echo '  reset-linux           - discard work in linux/ and re-apply patches/ (CONFIRM=1)'
+	@echo
+	@echo 'Build:'
+	@echo '  all (default)         - kernel and rootfs'
+	@echo '  kernel                - configure and build the UML kernel, only when stale'
+	@echo '  rootfs                - stage the Busybox guest root with the tests'
+	@echo '  tests                 - build the guest test programs'
+	@echo
+	@echo 'Run and test:'
+	@echo '  run                   - boot the guest (same as ./run-uml.sh)'
+	@echo '  check                 - host tests of the tooling, then the guest suite'
+	@echo '  check-host            - only the host tests of the tooling'
+	@echo '  check-guest           - only the guest suite (T=pattern selects tests)'
+	@echo
+	@echo 'Clean:'
+	@echo '  clean                 - remove build output but keep downloads and linux/'
+	@echo '  distclean             - also remove downloads (linux/ is never removed)'
+	@echo
+	@echo '  make V=1 [targets]    - verbose build'
+	@echo '  make O=dir [targets]  - build output in dir (default build/)'
+	@echo '  make KERNEL=base      - the kernel without the series (default: patched)'
+	@echo '  make LINUX_SRC=dir    - build your own kernel tree instead of linux/'
+
+# --- source ------------------------------------------------------------------
+# linux/ is checked on every run: the script is cheap when nothing changed and
+# it alone knows whether re-applying would lose the user's work.
+PHONY += source
+source:
+ifeq ($(LINUX_SRC),)
+	$(Q)$(TOP)/scripts/linux-tree.sh prepare
+ifeq ($(KERNEL),base)
+	$(Q)$(TOP)/scripts/kernel.sh worktree base series-base
+endif
+else
+	$(Q)$(TOP)/scripts/linux-tree.sh check-src "$(SRC)"
+endif
+
+PHONY += linux-status export-patches reset-linux
+linux-status:
+	$(Q)$(TOP)/scripts/linux-tree.sh status
+export-patches:
+	$(Q)$(TOP)/scripts/linux-tree.sh export
+reset-linux:
+	$(Q)CONFIRM=$(CONFIRM) $(TOP)/scripts/linux-tree.sh reset
+
+# --- config and build --------------------------------------------------------
+PHONY += kernel
+kernel: source
+	$(Q)$(TOP)/scripts/kernel.sh build
+
+# --- guest -------------------------------------------------------------------
+PHONY += tests
+tests: source
+	$(Q)$(MAKE) -C $(TOP)/tests OUTPUT=$(TESTS_OUT) KSRC=$(LINUX) all
+
+PHONY += rootfs
+rootfs: tests
+	$(Q)$(TOP)/scripts/stage-rootfs.sh "$(ROOTFS)" "$(TESTS_OUT)"
+
+# --- run and test -------------------------------------------------------------
+PHONY += run
+run:
+	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL)
+
+PHONY += check check-host check-guest
+check: check-host check-guest
+
+check-host:
+	$(Q)$(TOP)/tests/host/run.sh
+
+check-guest: all
+	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --test '$(T)'
+
+# --- clean ---------------------------------------------------------------------
+PHONY += clean distclean
+clean:
+	$(Q)git -C $(LINUX) worktree prune 2>/dev/null || true
+	$(Q)rm -rf $(BUILD)/kernel $(BUILD)/rootfs $(BUILD)/tests $(BUILD)/logs $(BUILD)/src
+	$(Q)git -C $(LINUX) worktree prune 2>/dev/null || true
+
+distclean: clean
+	$(Q)rm -rf $(BUILD)
+
+.PHONY: $(PHONY)

@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the sandbox's UML kernel as an ordinary process: a shell, a command, or the tests.
+#
+# Every run gets its own umid, UML directory and temp directory; whatever way
+# it ends (exit, timeout, Ctrl-C, SIGTERM) the whole UML process group is
+# killed and the temp files are removed.  The full console goes to a log
+# under build/logs/, and a kernel splat in it fails the run.
+set -euo pipefail
+
+readonly SELF="${0##*/}"
+readonly TOP="$(cd "$(dirname "$0")" && pwd)"
+readonly BUILD="${BUILD:-$TOP/build}"
+readonly ROOTFS="$BUILD/rootfs"
+
+# Exit codes of our own; anything else is the guest command's status.
+readonly E_USAGE=64 E_BUILD=70 E_SPLAT=121 E_TIMEOUT=124 E_DIED=125
+
+usage() {
+	cat <<EOF
+Usage: $SELF [OPTIONS] [-- CMD [ARGS...]]
+
+Boot the sandbox kernel. With no CMD on a terminal: an interactive Busybox
+shell (poweroff or Ctrl-D leaves). With CMD: run it in the guest and exit
+with its status. Whatever is missing or stale is built first (through make).
+
+Options:
+  -k, --kernel K     patched (default), base, or the path of a UML binary
+  -t, --timeout S    kill the guest after S seconds (default: 600 with a
+                     command or --test, none for a shell; 0 = none)
+  -m, --mem SIZE     guest memory, e.g. 256M or 1G (default: 512M)
+  -a, --append ARGS  extra kernel parameters (may be repeated)
+      --test [PAT]   run the guest test suite (tests whose name matches PAT)
+      --list-tests   list the guest tests and exit
+      --allow-splat  report a kernel WARNING/BUG in the console, do not fail
+      --no-build     do not call make first
+  -v, --verbose      also show the kernel's messages on the terminal
+  -h, --help         this text
+
+Environment:
+  BUILD      build output directory (default: build/ next to this script)
+  KERNEL     default for --kernel
+  TMPDIR     where each run's private temp directory goes (default /tmp)
+
+Exit codes:
+  0-255  the guest command's exit status (127: command not found), except:
+  $E_USAGE     bad usage            $E_BUILD     the build failed
+  $E_SPLAT    kernel WARNING, BUG, Oops or panic in the console
+  $E_TIMEOUT    timed out            $E_DIED    the guest ended without a status
+
+Logs: build/logs/<date>-<id>.log holds the whole console of every run.
+EOF
+	exit "${1:-0}"
+}
+
+die() {
+	local -r code="$1"
+	shift
+	printf '%s: error: %s\n' "$SELF" "$1" >&2
+	shift
+	local line
+	for line in "$@"; do
+		printf '  %s\n' "$line" >&2
+	done
+	exit "$code"
+}
+
+usage_error() {
+	printf '%s: error: %s\n' "$SELF" "$1" >&2
+	printf "Try '%s --help' for the options.\n" "$SELF" >&2
+	exit "$E_USAGE"
+}
+
+# --- options ------------------------------------------------------------------
+kernel="${KERNEL:-patched}"
+timeout=
+mem=512M
+append=()
+test_mode=0
+test_pattern=
+list_tests=0
+allow_splat=0
+build=1
+verbose=0
+cmd=()
+
+need_value() {
+	[[ $2 -ge 2 ]] || usage_error "option $1 needs a value"
+}
+
+parse_args() {
+	while [[ $# -gt 0 ]]; do
+		case "$1" in
+		-h | --help) usage 0 ;;
+		-k | --kernel) need_value "$1" $#; kernel="$2"; shift 2 ;;
+		-t | --timeout) need_value "$1" $#; timeout="$2"; shift 2 ;;
+		-m | --mem) need_value "$1" $#; mem="$2"; shift 2 ;;
+		-a | --append) need_value "$1" $#; append+=("$2"); shift 2 ;;
+		--test)
+			test_mode=1
+			if [[ $# -ge 2 && "$2" != -* ]]; then
+				test_pattern="$2"
+				shift
+			fi
+			shift
+			;;
+		--test=*) test_mode=1; test_pattern="${1#--test=}"; shift ;;
+		--list-tests) list_tests=1; shift ;;
+		--allow-splat) allow_splat=1; shift ;;
+		--no-build) build=0; shift ;;
+		-v | --verbose) verbose=1; shift ;;
+		--) shift; cmd=("$@"); break ;;
+		*) usage_error "unknown option '$1'" ;;
+		esac
+	done
+	if [[ -n "$timeout" ]] && ! [[ "$timeout" =~ ^[0-9]+$ ]]; then
+		usage_error "--timeout takes whole seconds, not '$timeout'"
+	fi
+	[[ "$mem" =~ ^[1-9][0-9]*[KMG]?$ ]] ||
+		usage_error "--mem takes a size such as 512M or 1G, not '$mem'"
+	if [[ $test_mode -eq 1 && ${#cmd[@]} -gt 0 ]]; then
+		usage_error "--test and a command exclude each other"
+	fi
+	if [[ -z "$timeout" ]]; then
+		if [[ ${#cmd[@]} -gt 0 || $test_mode -eq 1 || $list_tests -eq 1 ]]; then
+			timeout=600
+		else
+			timeout=0
+		fi
+	fi
+}
+
+# --- build ----------------------------------------------------------------------
+resolve_kernel() {
+	case "$kernel" in
+	patched | base)
+		if [[ $build -eq 1 ]]; then
+			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" ||
+				die "$E_BUILD" "building the $kernel kernel failed (see above)"
+		fi
+		kernel_bin="$BUILD/kernel/$kernel/linux"
+		;;
+	*/*)
+		kernel_bin="$kernel"
+		if [[ $build -eq 1 ]]; then
+			make -s -C "$TOP" rootfs BUILD="$BUILD" ||
+				die "$E_BUILD" "staging the guest root failed (see above)"
+		fi
+		;;
+	*) usage_error "--kernel takes patched, base or a path, not '$kernel'" ;;
+	esac
+	[[ -x "$kernel_bin" ]] ||
+		die "$E_BUILD" "no kernel at ${kernel_bin#"$TOP"/}" \
+			"build it with: make kernel KERNEL=$kernel (or drop --no-build)"
+	[[ -x "$ROOTFS/init" ]] ||
+		die "$E_BUILD" "no guest root at ${ROOTFS#"$TOP"/}" "build it with: make rootfs"
+}
+
+# --- one run --------------------------------------------------------------------
+tmp=
+run_dir=
+uml_pid=
+tee_pid=
+wd_pid=
+stty_saved=
+
+kill_guest() {
+	[[ -n "$uml_pid" ]] || return 0
+	# UML runs every guest process as a host process in its group.
+	kill -KILL -- "-$uml_pid" 2>/dev/null || true
+	wait "$uml_pid" 2>/dev/null || true
+	uml_pid=
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	kill_guest
+	if [[ -n "$wd_pid" ]]; then
+		kill "$wd_pid" 2>/dev/null || true
+		wait "$wd_pid" 2>/dev/null || true
+	fi
+	if [[ -n "$tee_pid" ]]; then
+		wait "$tee_pid" 2>/dev/null || true
+	fi
+	if [[ -n "$stty_saved" ]]; then
+		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
+	fi
+	rm -rf "${tmp:-/nonexistent}" "${run_dir:-/nonexistent}"
+	exit "$rc"
+}
+
+# Kill the guest's process group after $1 seconds; a TERM ends the watch
+# (and its sleep) quietly.
+watchdog() {
+	local s
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep "$1" &
+	s=$!
+	wait "$s"
+	touch "$tmp/timed-out"
+	kill -KILL -- "-$2" 2>/dev/null
+	exit 0
+}
+
+on_signal() {
+	printf '\n%s: %s: stopping the guest\n' "$SELF" "$1" >&2
+	kill_guest
+	# 128 + signal number, as a shell reports it.
+	[[ "$1" == INT ]] && exit 130
+	exit 143
+}
+
+# Quote each word for the guest's POSIX sh.
+sh_quote() {
+	local w out=
+	for w in "$@"; do
+		out+="'${w//\'/\'\\\'\'}' "
+	done
+	printf '%s\n' "$out"
+}
+
+# Print the kernel splats of a console log; true when there is one.
+show_splats() {
+	local -r log="$1"
+	awk '
+	/------------\[ cut here \]------------/ { in_splat = 1 }
+	/WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel/ {
+		in_splat = 1; found = 1
+	}
+	in_splat { print "  | " $0; lines++ }
+	/---\[ end trace|---\[ end Kernel panic/ { if (in_splat) print "  |"; in_splat = 0 }
+	lines > 200 { exit }
+	END { exit !found }' "$log"
+}
+
+main() {
+	parse_args "$@"
+	if [[ $list_tests -eq 1 ]]; then
+		cmd=(/tests/run_tests.sh --list)
+	elif [[ $test_mode -eq 1 ]]; then
+		cmd=(/tests/run_tests.sh ${test_pattern:+"$test_pattern"})
+	fi
+	resolve_kernel
+
+	local id
+	id="$(date +%Y%m%d-%H%M%S)-$$-$RANDOM"
+	mkdir -p "$BUILD/logs"
+	local -r log="$BUILD/logs/$id.log"
+	: >"$log"
+	ln -sfn "$id.log" "$BUILD/logs/last.log"
+	tmp="$(mktemp -d "${TMPDIR:-/tmp}/uml-sandbox.XXXXXX")"
+	run_dir="$ROOTFS/run/sandbox/$id"
+	trap cleanup EXIT
+	trap 'on_signal INT' INT
+	trap 'on_signal TERM' TERM
+	mkdir -p "$run_dir"
+
+	local interactive=0
+	if [[ ${#cmd[@]} -gt 0 ]]; then
+		sh_quote "${cmd[@]}" >"$run_dir/cmd"
+	elif [[ -t 0 ]]; then
+		interactive=1
+		stty_saved="$(stty -g)"
+	else
+		usage_error "no command and no terminal: give a command after --, or run on a terminal"
+	fi
+
+	local -a args=(
+		"mem=$mem"
+		"umid=sandbox-$id" "uml_dir=$tmp"
+		root=/dev/root rootfstype=hostfs rw "hostfs=$ROOTFS"
+		init=/init "sandbox.run=$id"
+		con0=fd:0,fd:1 con=null ssl=null ssl0=fd:2 console=ttyS0
+		"${append[@]}"
+	)
+	printf '%s\n' "\$ ${kernel_bin#"$TOP"/} ${args[*]}" >>"$log"
+
+	# Guest output (console, fd 1) to the terminal and the log; kernel
+	# messages (UML's stderr console) to the log, and the terminal with -v.
+	# tee ignores Ctrl-C so that the guest's last words are not lost.
+	mkfifo "$tmp/out"
+	(trap '' INT; exec tee -a "$log" <"$tmp/out") &
+	tee_pid=$!
+	local stdin=/dev/stdin
+	[[ -e /dev/stdin ]] && [[ -r /dev/stdin ]] || stdin=/dev/null
+	if [[ $verbose -eq 1 ]]; then
+		TMPDIR="$tmp" setsid "$kernel_bin" "${args[@]}" <"$stdin" >"$tmp/out" \
+			2> >(tee -a "$log" >&2) &
+	else
+		TMPDIR="$tmp" setsid "$kernel_bin" "${args[@]}" <"$stdin" >"$tmp/out" 2>>"$log" &
+	fi
+	uml_pid=$!
+	if [[ "$timeout" -gt 0 ]]; then
+		watchdog "$timeout" "$uml_pid" &
+		wd_pid=$!
+	fi
+
+	local uml_rc=0
+	wait "$uml_pid" || uml_rc=$?
+	uml_pid=
+	# The guest's processes are in UML's group; none may outlive it.
+	kill_guest
+	wait "$tee_pid" 2>/dev/null || true
+	tee_pid=
+	if [[ -n "$stty_saved" ]]; then
+		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
+		stty_saved=
+	fi
+
+	local rc
+	if [[ -e "$tmp/timed-out" ]]; then
+		printf '%s: error: the guest did not finish within %s s and was killed\n' \
+			"$SELF" "$timeout" >&2
+		printf '  log: %s (raise the limit with --timeout)\n' "${log#"$TOP"/}" >&2
+		rc=$E_TIMEOUT
+	elif [[ -f "$run_dir/status" ]]; then
+		rc="$(cat "$run_dir/status")"
+	else
+		printf '%s: error: the guest ended without reporting a status (UML exit %s)\n' \
+			"$SELF" "$uml_rc" >&2
+		printf '  log: %s\n' "${log#"$TOP"/}" >&2
+		rc=$E_DIED
+	fi
+	if show_splats "$log" >"$tmp/splat"; then
+		printf '%s: kernel splat in the console:\n' "$SELF" >&2
+		cat "$tmp/splat" >&2
+		printf '  log: %s\n' "${log#"$TOP"/}" >&2
+		if [[ $allow_splat -eq 0 && "$rc" -ne $E_TIMEOUT ]]; then
+			rc=$E_SPLAT
+		fi
+	fi
+	[[ $interactive -eq 1 ]] && rc=$((rc == E_DIED ? 0 : rc))
+	exit "$rc"
+}
+
+main "$@"

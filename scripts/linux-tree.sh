@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Manage linux/: import Debian's linux-source, apply patches/, export, reset.
+#
+# linux/ is a git repository: tag 'base' is the pristine Debian tree, tag
+# 'series-base' is base plus the sandbox's own patches (patches/sandbox/),
+# and the series itself sits on top.  What was applied is remembered in
+# linux/.git/sandbox/, so that a later run can tell the user's own work
+# (uncommitted edits, new commits) from ours and never throw it away.
+set -euo pipefail
+
+readonly SELF="${0##*/}"
+readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+readonly PATCHES="${PATCHES:-$TOP/patches}"
+readonly LINUX="${LINUX:-$TOP/linux}"
+readonly DL="${DL:-$TOP/build/dl}"
+# The one place the base version is pinned is the top-level Makefile; it
+# exports LINUX_DEB_VERSION.  This default only serves direct calls.
+readonly PIN="${LINUX_DEB_VERSION:-6.1.192-2}"
+readonly PKG=linux-source-6.1
+# Fixed identity and dates make every commit, and so every exported patch,
+# byte-for-byte reproducible on any machine.
+export GIT_AUTHOR_NAME=mremap-sandbox GIT_AUTHOR_EMAIL=mremap-sandbox@localhost
+export GIT_COMMITTER_NAME=mremap-sandbox GIT_COMMITTER_EMAIL=mremap-sandbox@localhost
+readonly IMPORT_DATE='2023-09-03T00:00:00+0000'
+
+# Exit codes (see usage).
+readonly E_USAGE=64 E_DIRTY=65 E_APPLY=66 E_FETCH=67 E_SRC=68
+
+usage() {
+	cat <<EOF
+Usage: $SELF COMMAND
+
+Commands:
+  prepare        create linux/ if missing, (re)apply patches/ if they changed;
+                 refuses when that would touch the user's work in linux/
+  status         say whether linux/ matches patches/ and what is the user's
+  export         write the commits of linux/ back to patches/ (reproducible)
+  reset          discard linux/ edits and commits, re-apply patches/
+                 (prints what is lost; needs CONFIRM=1 when anything is)
+  rev NAME       print the commit of NAME: base, series-base or head
+  check-src DIR  verify DIR is a kernel tree that builds for ARCH=um
+
+Environment:
+  LINUX_DEB_VERSION  Debian version of $PKG to import (default $PIN)
+  LINUX, PATCHES, DL directories (default linux/, patches/, build/dl/)
+
+Exit codes:
+  0 ok, $E_USAGE usage, $E_DIRTY linux/ holds user work that would be lost,
+  $E_APPLY a patch does not apply, $E_FETCH the source package could not be
+  fetched or is corrupt, $E_SRC not a kernel tree
+EOF
+	exit "${1:-0}"
+}
+
+die() {
+	local -r code="$1"
+	shift
+	printf '%s: error: %s\n' "$SELF" "$1" >&2
+	shift
+	local line
+	for line in "$@"; do
+		printf '  %s\n' "$line" >&2
+	done
+	exit "$code"
+}
+
+info() {
+	printf '  %-8s %s\n' "$1" "$2"
+}
+
+g() {
+	git -C "$LINUX" "$@"
+}
+
+# Patch files in application order: patches/sandbox/series, then patches/series.
+list_patches() {
+	local dir f
+	for dir in "$PATCHES/sandbox" "$PATCHES"; do
+		[[ -f "$dir/series" ]] || continue
+		while read -r f; do
+			f="${f%%#*}"
+			f="${f//[[:space:]]/}"
+			[[ -n "$f" ]] || continue
+			[[ -f "$dir/$f" ]] || die "$E_USAGE" \
+				"${dir#"$TOP"/}/series names $f, which does not exist" \
+				"fix the series file, or run 'make export-patches' to regenerate patches/"
+			printf '%s\n' "$dir/$f"
+		done <"$dir/series"
+	done
+}
+
+# A digest of everything that decides what linux/ should contain.
+patches_digest() {
+	{
+		echo "$PIN"
+		list_patches | while read -r f; do
+			printf '%s\n' "${f#"$PATCHES"/}"
+			cat "$f"
+		done
+	} | sha256sum | cut -d' ' -f1
+}
+
+state() {
+	cat "$LINUX/.git/sandbox/$1" 2>/dev/null || true
+}
+
+save_state() {
+	mkdir -p "$LINUX/.git/sandbox"
+	patches_digest >"$LINUX/.git/sandbox/digest"
+	g rev-parse HEAD >"$LINUX/.git/sandbox/head"
+}
+
+# Download the pinned source package, or the newest 6.1 with a warning.
+fetch_source() {
+	mkdir -p "$DL"
+	local deb
+	deb="$(find_deb "$PIN")"
+	if [[ -z "$deb" ]]; then
+		echo "  FETCH   $PKG=$PIN"
+		if ! (cd "$DL" && apt-get download "$PKG=$PIN" >"$DL/apt.log" 2>&1); then
+			local newest
+			newest="$(apt-cache madison "$PKG" 2>/dev/null |
+				awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -V | tail -n1)"
+			[[ -n "$newest" ]] || die "$E_FETCH" "cannot download $PKG" \
+				"apt-get said: $(tail -n1 "$DL/apt.log")" \
+				"run 'apt-get update' (as root) or put the .deb into ${DL#"$TOP"/}/"
+			printf '%s: warning: %s=%s is no longer served; using the newest 6.1, %s\n' \
+				"$SELF" "$PKG" "$PIN" "$newest" >&2
+			printf '%s: warning: pin it in the Makefile (LINUX_DEB_VERSION) once the series applies\n' \
+				"$SELF" >&2
+			(cd "$DL" && apt-get download "$PKG=$newest" >"$DL/apt.log" 2>&1) ||
+				die "$E_FETCH" "cannot download $PKG=$newest" \
+					"apt-get said: $(tail -n1 "$DL/apt.log")"
+			deb="$(find_deb "$newest")"
+		else
+			deb="$(find_deb "$PIN")"
+		fi
+	fi
+	# A truncated or corrupt download must not become a half tree.
+	if ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
+		mv -f "$deb" "$deb.corrupt"
+		die "$E_FETCH" "${deb#"$TOP"/} is corrupt (moved to .corrupt)" \
+			"run the command again to download it afresh"
+	fi
+	printf '%s\n' "$deb"
+}
+
+find_deb() {
+	local v="$1"
+	# apt-get download escapes the epoch colon as %3a; 6.1 has no epoch.
+	local f="$DL/${PKG}_${v}_all.deb"
+	[[ -f "$f" ]] && printf '%s\n' "$f"
+	return 0
+}
+
+import_source() {
+	local deb version tmp
+	deb="$(fetch_source)"
+	version="$(dpkg-deb -f "$deb" Version)"
+	tmp="$LINUX.importing"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	echo "  UNPACK  ${deb#"$TOP"/}"
+	if ! dpkg-deb --fsys-tarfile "$deb" |
+		tar -xO ./usr/src/linux-source-6.1.tar.xz |
+		tar -xJ --strip-components=1 -C "$tmp"; then
+		rm -rf "$tmp"
+		mv -f "$deb" "$deb.corrupt"
+		die "$E_FETCH" "${deb#"$TOP"/} did not unpack (moved to .corrupt)" \
+			"run the command again to download it afresh"
+	fi
+	echo "  GIT     base: $PKG $version"
+	git init -q -b main "$tmp"
+	git -C "$tmp" config core.autocrlf false
+	git -C "$tmp" config am.keepcr false
+	git -C "$tmp" config gc.auto 0
+	# -f: Debian's top-level .gitignore ignores everything (a sandbox patch
+	# drops that rule); the pristine commit must still hold every file.
+	git -C "$tmp" add -f -A .
+	GIT_AUTHOR_DATE="$IMPORT_DATE" GIT_COMMITTER_DATE="$IMPORT_DATE" \
+		git -C "$tmp" commit -q --no-verify \
+		-m "Debian $PKG $version (pristine)" \
+		-m "Unpacked from ${PKG}_${version}_all.deb, usr/src/linux-source-6.1.tar.xz."
+	git -C "$tmp" tag base
+	mkdir -p "$tmp/.git/sandbox"
+	echo "$version" >"$tmp/.git/sandbox/version"
+	# Only a complete import becomes linux/: an interrupted one is redone.
+	mv "$tmp" "$LINUX"
+}
+
+# git am every patch; on failure leave linux/ exactly at the last good commit.
+apply_patches() {
+	local f n=0
+	g checkout -q --detach base 2>/dev/null || true
+	g checkout -q -B main base
+	g tag -f series-base base >/dev/null
+	while read -r f; do
+		if ! g am -q --committer-date-is-author-date --keep-cr "$f" 2>"$LINUX/.git/sandbox/am.err"; then
+			local reason
+			reason="$(grep -v '^hint:' "$LINUX/.git/sandbox/am.err" | head -n 5)"
+			g am --abort >/dev/null 2>&1 || true
+			g reset -q --hard
+			die "$E_APPLY" "patch ${f#"$TOP"/} does not apply" \
+				"git am: $reason" \
+				"linux/ is left clean at: $(g log -1 --format='%h %s')" \
+				"fix the patch (or patches/series) and run make again"
+		fi
+		n=$((n + 1))
+		if [[ "$f" == "$PATCHES/sandbox/"* ]]; then
+			g tag -f series-base HEAD >/dev/null
+		fi
+	done < <(list_patches)
+	echo "  APPLY   $n patches ($(g rev-list --count series-base..HEAD) of the series)"
+	save_state
+}
+
+# Print why linux/ may not be rewritten, or nothing when it may.
+user_work() {
+	local head applied
+	if [[ -d "$LINUX/.git/rebase-apply" || -d "$LINUX/.git/rebase-merge" ]]; then
+		echo "a git am or rebase is in progress in linux/ (finish or abort it)"
+	fi
+	if [[ -n "$(g status --porcelain --untracked-files=normal | head -n 1)" ]]; then
+		echo "uncommitted changes in linux/:"
+		g status --short | head -n 10 | sed 's/^/    /'
+	fi
+	head="$(g rev-parse HEAD)"
+	applied="$(state head)"
+	if [[ "$head" != "$applied" ]]; then
+		if [[ -n "$applied" ]] && g merge-base --is-ancestor "$applied" HEAD 2>/dev/null; then
+			echo "commits in linux/ that are not in patches/:"
+		else
+			echo "linux/ HEAD is not what patches/ produced; its own commits:"
+		fi
+		g log --oneline "${applied:-base}..HEAD" 2>/dev/null | head -n 10 | sed 's/^/    /'
+	fi
+}
+
+cmd_prepare() {
+	if [[ ! -d "$LINUX/.git" ]]; then
+		[[ ! -e "$LINUX" ]] || die "$E_DIRTY" "linux/ exists but is not a git repository" \
+			"move it away (it may hold your work), then run make again"
+		import_source
+		apply_patches
+		return
+	fi
+	[[ "$(state digest)" == "$(patches_digest)" ]] && return 0
+	local work
+	work="$(user_work)"
+	if [[ -n "$work" ]]; then
+		printf '%s: error: patches/ changed, but linux/ holds work that re-applying would lose:\n%s\n' \
+			"$SELF" "$work" >&2
+		cat >&2 <<EOF
+  To keep linux/ as it is and save it:   make export-patches
+  To build linux/ without re-applying:   touch linux/.git/sandbox/keep  (until the next change)
+  To throw the work away and re-apply:   make reset-linux
+EOF
+		exit "$E_DIRTY"
+	fi
+	echo "  REAPPLY patches/ changed"
+	apply_patches
+}
+
+cmd_status() {
+	local work
+	echo "linux/: $PKG $(state version), $(g rev-list --count series-base..HEAD) series commits on $(g rev-list --count base..series-base) sandbox commits"
+	if [[ "$(state digest)" == "$(patches_digest)" ]]; then
+		echo "patches/: unchanged since applied"
+	else
+		echo "patches/: changed since applied (make will re-apply)"
+	fi
+	work="$(user_work)"
+	[[ -z "$work" ]] && echo "user work: none" || printf 'user work:\n%s\n' "$work"
+}
+
+# Reproducible: no dates but the commits' own, zero hashes, no git version.
+format_patches() {
+	local -r range="$1" out="$2"
+	shift 2
+	rm -f "$out"/*.patch
+	mkdir -p "$out"
+	g -c diff.noprefix=false format-patch -q --zero-commit --no-signature \
+		--no-numbered-files --base=base "$@" -o "$out" "$range" >/dev/null
+	find "$out" -maxdepth 1 -name '[0-9]*.patch' ! -name '0000-cover-letter.patch' \
+		-printf '%f\n' | sort >"$out/series"
+}
+
+cmd_export() {
+	[[ -d "$LINUX/.git" ]] || die "$E_USAGE" "no linux/ to export" "run make first"
+	if [[ -n "$(g status --porcelain --untracked-files=no | head -n 1)" ]]; then
+		die "$E_DIRTY" "linux/ has uncommitted changes" \
+			"commit them first: git -C linux commit -a (export writes commits only)"
+	fi
+	local cover="$PATCHES/0000-cover-letter.patch" desc=""
+	# The cover letter's text is ours; only its shortlog and diffstat are
+	# regenerated.  git takes it from the branch description.
+	if [[ -f "$cover" ]]; then
+		desc="$(awk '/^Subject:/ { sub(/^Subject: \[PATCH[^]]*\] /, ""); print; print ""; next }
+			body && /^[A-Za-z0-9._-]+ \([0-9]+\):$/ { exit }
+			body { print }
+			/^$/ && !body { body = 1 }' "$cover")"
+		g config branch.main.description "$desc"
+	fi
+	local sub
+	sub="$(g rev-list --count base..series-base)"
+	if [[ "$sub" -gt 0 ]]; then
+		format_patches base..series-base "$PATCHES/sandbox"
+	fi
+	format_patches series-base..HEAD "$PATCHES" --cover-letter \
+		--cover-from-description=subject --subject-prefix="PATCH v6"
+	# git stamps the cover letter with the current time: use the tip's date.
+	if [[ -f "$cover" ]]; then
+		local date
+		date="$(g log -1 --format=%aD HEAD)"
+		sed -i "s/^Date: .*/Date: $date/" "$cover"
+	fi
+	save_state
+	echo "  EXPORT  $(grep -c . "$PATCHES/series") series patches, $sub sandbox patches"
+}
+
+cmd_reset() {
+	[[ -d "$LINUX/.git" ]] || {
+		cmd_prepare
+		return
+	}
+	local work
+	work="$(user_work)"
+	if [[ -n "$work" ]]; then
+		printf 'This discards from linux/:\n%s\n' "$work"
+		if [[ "${CONFIRM:-}" != 1 ]]; then
+			die "$E_DIRTY" "not discarding without confirmation" \
+				"run: make reset-linux CONFIRM=1   (or make export-patches to keep it)"
+		fi
+		# Keep a way back for a while, outside of any branch.
+		g stash push -q --include-untracked -m "sandbox reset-linux" >/dev/null 2>&1 || true
+		g update-ref "refs/sandbox/before-reset" HEAD
+		echo "  (recoverable for now: git -C linux stash list; git -C linux log refs/sandbox/before-reset)"
+	fi
+	g am --abort >/dev/null 2>&1 || true
+	g reset -q --hard
+	apply_patches
+}
+
+cmd_rev() {
+	case "${1:-}" in
+	base | series-base) g rev-parse "$1" ;;
+	head) g rev-parse HEAD ;;
+	*) usage "$E_USAGE" ;;
+	esac
+}
+
+cmd_check_src() {
+	local -r dir="${1:-}"
+	[[ -n "$dir" && -f "$dir/Makefile" && -d "$dir/arch/um" && -f "$dir/mm/mremap.c" ]] ||
+		die "$E_SRC" "LINUX_SRC=$dir is not a Linux kernel source tree" \
+			"point LINUX_SRC at the top of a kernel tree (with Makefile, arch/um and mm/), or unset it"
+	if [[ -f "$dir/.config" ]]; then
+		die "$E_SRC" "$dir has an in-tree .config, which breaks out-of-tree builds" \
+			"run 'make -C $dir mrproper' (this deletes its build output)"
+	fi
+}
+
+main() {
+	local -r cmd="${1:-}"
+	[[ $# -gt 0 ]] && shift
+	case "$cmd" in
+	prepare) cmd_prepare ;;
+	status) cmd_status ;;
+	export) cmd_export ;;
+	reset) cmd_reset ;;
+	rev) cmd_rev "$@" ;;
+	check-src) cmd_check_src "$@" ;;
+	-h | --help) usage 0 ;;
+	*) usage "$E_USAGE" >&2 ;;
+	esac
+}
+
+main "$@"
