@@ -68,7 +68,7 @@ TESTS_OUT := $(BUILD)/tests
 PHONY :=
 
 PHONY += all
-all: kernel rootfs
+all: kernel rootfs host-tools
 
 PHONY += help
 help:
@@ -141,6 +141,17 @@ PHONY += rootfs
 rootfs: tests
 	$(Q)$(TOP)/scripts/stage-rootfs.sh "$(ROOTFS)" "$(TESTS_OUT)"
 
+# --- host tools ----------------------------------------------------------------
+HOST_TOOLS := $(BUILD)/host/ktap-report
+
+PHONY += host-tools
+host-tools: $(HOST_TOOLS)
+
+$(BUILD)/host/%: $(TOP)/scripts/%.c
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(@F)"
+	$(Q)$(or $(HOSTCC),cc) -O2 -Wall -Wextra -o $@ $<
+
 # --- run and test -------------------------------------------------------------
 PHONY += run
 run:
@@ -149,7 +160,7 @@ run:
 PHONY += check check-host check-guest
 check: check-host check-guest
 
-check-host:
+check-host: all
 	$(Q)$(TOP)/tests/host/run.sh
 
 check-guest: all

@@ -158,6 +158,7 @@ resolve_kernel() {
 
 # --- one run --------------------------------------------------------------------
 tmp=
+log=
 run_dir=
 uml_pid=
 tee_pid=
@@ -234,19 +235,40 @@ show_splats() {
 	END { exit !found }' "$log"
 }
 
+# Summarise the guest's KTAP on the host, write JSON and JUnit XML, and
+# turn a failed test into a failed run (rc is updated in main's scope).
+report_tests() {
+	local -r results="$BUILD/results"
+	local name="${kernel##*/}" report_rc=0
+	[[ "$kernel" == */* ]] && name=custom
+	mkdir -p "$results"
+	if [[ -f "$run_dir/results.ktap" ]]; then
+		cp "$run_dir/results.ktap" "$results/$name.ktap"
+	else
+		: >"$results/$name.ktap"
+	fi
+	"$BUILD/host/ktap-report" -n "guest-$name" -j "$results/$name.json" \
+		-x "$results/$name.xml" "$results/$name.ktap" || report_rc=$?
+	echo "results: ${results#"$TOP"/}/$name.{ktap,json,xml}, console: ${log#"$TOP"/}"
+	# A splat or a timeout says more than the test count; keep those.
+	if [[ "$rc" -ne $E_SPLAT && "$rc" -ne $E_TIMEOUT && "$rc" -ne $E_USAGE ]]; then
+		[[ $report_rc -eq 0 ]] || rc=1
+	fi
+}
+
 main() {
 	parse_args "$@"
-	if [[ $list_tests -eq 1 ]]; then
-		cmd=(/tests/run_tests.sh --list)
-	elif [[ $test_mode -eq 1 ]]; then
-		cmd=(/tests/run_tests.sh ${test_pattern:+"$test_pattern"})
-	fi
-	resolve_kernel
-
 	local id
 	id="$(date +%Y%m%d-%H%M%S)-$$-$RANDOM"
+	if [[ $list_tests -eq 1 ]]; then
+		cmd=(/tests/run_tests.sh --list ${test_pattern:+"$test_pattern"})
+	elif [[ $test_mode -eq 1 ]]; then
+		cmd=(/tests/run_tests.sh -o "/run/sandbox/$id/results.ktap"
+			${test_pattern:+"$test_pattern"})
+	fi
+	resolve_kernel
 	mkdir -p "$BUILD/logs"
-	local -r log="$BUILD/logs/$id.log"
+	log="$BUILD/logs/$id.log"
 	: >"$log"
 	ln -sfn "$id.log" "$BUILD/logs/last.log"
 	tmp="$(mktemp -d "${TMPDIR:-/tmp}/uml-sandbox.XXXXXX")"
@@ -331,6 +353,9 @@ main() {
 		fi
 	fi
 	[[ $interactive -eq 1 ]] && rc=$((rc == E_DIED ? 0 : rc))
+	if [[ $test_mode -eq 1 ]]; then
+		report_tests "$rc"
+	fi
 	exit "$rc"
 }
 

@@ -35,7 +35,8 @@ Commands:
   prepare        create linux/ if missing, (re)apply patches/ if they changed;
                  refuses when that would touch the user's work in linux/
   status         say whether linux/ matches patches/ and what is the user's
-  export         write the commits of linux/ back to patches/ (reproducible)
+  export [DIR]   write the commits of linux/ back to patches/ (reproducible),
+                 or to DIR (then patches/ and the state are left alone)
   reset          discard linux/ edits and commits, re-apply patches/
                  (prints what is lost; needs CONFIRM=1 when anything is)
   rev NAME       print the commit of NAME: base, series-base or head
@@ -73,9 +74,14 @@ g() {
 	git -C "$LINUX" "$@"
 }
 
-# Patch files in application order: patches/sandbox/series, then patches/series.
-list_patches() {
+# Patch files in application order: patches/sandbox/series, then
+# patches/series.  Filled by load_patches, in the main shell so that a bad
+# series file stops the script.
+PATCH_FILES=()
+
+load_patches() {
 	local dir f
+	PATCH_FILES=()
 	for dir in "$PATCHES/sandbox" "$PATCHES"; do
 		[[ -f "$dir/series" ]] || continue
 		while read -r f; do
@@ -85,16 +91,17 @@ list_patches() {
 			[[ -f "$dir/$f" ]] || die "$E_USAGE" \
 				"${dir#"$TOP"/}/series names $f, which does not exist" \
 				"fix the series file, or run 'make export-patches' to regenerate patches/"
-			printf '%s\n' "$dir/$f"
+			PATCH_FILES+=("$dir/$f")
 		done <"$dir/series"
 	done
 }
 
 # A digest of everything that decides what linux/ should contain.
 patches_digest() {
+	local f
 	{
 		echo "$PIN"
-		list_patches | while read -r f; do
+		for f in "${PATCH_FILES[@]}"; do
 			printf '%s\n' "${f#"$PATCHES"/}"
 			cat "$f"
 		done
@@ -195,7 +202,7 @@ apply_patches() {
 	g checkout -q --detach base 2>/dev/null || true
 	g checkout -q -B main base
 	g tag -f series-base base >/dev/null
-	while read -r f; do
+	for f in "${PATCH_FILES[@]}"; do
 		if ! g am -q --committer-date-is-author-date --keep-cr "$f" 2>"$LINUX/.git/sandbox/am.err"; then
 			local reason
 			reason="$(grep -v '^hint:' "$LINUX/.git/sandbox/am.err" | head -n 5)"
@@ -210,7 +217,7 @@ apply_patches() {
 		if [[ "$f" == "$PATCHES/sandbox/"* ]]; then
 			g tag -f series-base HEAD >/dev/null
 		fi
-	done < <(list_patches)
+	done
 	echo "  APPLY   $n patches ($(g rev-list --count series-base..HEAD) of the series)"
 	save_state
 }
@@ -286,37 +293,48 @@ format_patches() {
 		-printf '%f\n' | sort >"$out/series"
 }
 
+# Export to patches/ (or to DIR, leaving patches/ and the state alone).
 cmd_export() {
+	local -r dest="${1:-$PATCHES}"
 	[[ -d "$LINUX/.git" ]] || die "$E_USAGE" "no linux/ to export" "run make first"
 	if [[ -n "$(g status --porcelain --untracked-files=no | head -n 1)" ]]; then
 		die "$E_DIRTY" "linux/ has uncommitted changes" \
 			"commit them first: git -C linux commit -a (export writes commits only)"
 	fi
-	local cover="$PATCHES/0000-cover-letter.patch" desc=""
+	local -r cover="$PATCHES/0000-cover-letter.patch"
+	local desc
 	# The cover letter's text is ours; only its shortlog and diffstat are
 	# regenerated.  git takes it from the branch description.
 	if [[ -f "$cover" ]]; then
-		desc="$(awk '/^Subject:/ { sub(/^Subject: \[PATCH[^]]*\] /, ""); print; print ""; next }
-			body && /^[A-Za-z0-9._-]+ \([0-9]+\):$/ { exit }
-			body { print }
-			/^$/ && !body { body = 1 }' "$cover")"
+		desc="$(awk '
+			!body && /^Subject: / { sub(/^Subject: (\[[^]]*\] )?/, ""); subj = $0; insubj = 1; next }
+			!body && insubj && /^[ \t]/ { sub(/^[ \t]+/, " "); subj = subj $0; next }
+			!body && /^$/ { body = 1; print subj; print ""; next }
+			!body { insubj = 0; next }
+			/^[^ ].* \([0-9]+\):$/ { exit }
+			{ print }' "$cover")"
 		g config branch.main.description "$desc"
 	fi
 	local sub
 	sub="$(g rev-list --count base..series-base)"
 	if [[ "$sub" -gt 0 ]]; then
-		format_patches base..series-base "$PATCHES/sandbox"
+		format_patches base..series-base "$dest/sandbox"
 	fi
-	format_patches series-base..HEAD "$PATCHES" --cover-letter \
-		--cover-from-description=subject --subject-prefix="PATCH v6"
+	local -a cover_args=()
+	[[ -f "$cover" ]] && cover_args=(--cover-letter --cover-from-description=subject)
+	format_patches series-base..HEAD "$dest" "${cover_args[@]}" \
+		--subject-prefix="PATCH v6"
 	# git stamps the cover letter with the current time: use the tip's date.
-	if [[ -f "$cover" ]]; then
+	if [[ -f "$dest/0000-cover-letter.patch" ]]; then
 		local date
 		date="$(g log -1 --format=%aD HEAD)"
-		sed -i "s/^Date: .*/Date: $date/" "$cover"
+		sed -i "s/^Date: .*/Date: $date/" "$dest/0000-cover-letter.patch"
 	fi
-	save_state
-	echo "  EXPORT  $(grep -c . "$PATCHES/series") series patches, $sub sandbox patches"
+	if [[ "$dest" == "$PATCHES" ]]; then
+		load_patches
+		save_state
+	fi
+	echo "  EXPORT  $(grep -c . "$dest/series") series patches, $sub sandbox patches"
 }
 
 cmd_reset() {
@@ -365,9 +383,12 @@ main() {
 	local -r cmd="${1:-}"
 	[[ $# -gt 0 ]] && shift
 	case "$cmd" in
+	prepare | status | reset) load_patches ;;
+	esac
+	case "$cmd" in
 	prepare) cmd_prepare ;;
 	status) cmd_status ;;
-	export) cmd_export ;;
+	export) cmd_export "$@" ;;
 	reset) cmd_reset ;;
 	rev) cmd_rev "$@" ;;
 	check-src) cmd_check_src "$@" ;;

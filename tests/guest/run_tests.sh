@@ -1,0 +1,116 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Run the guest test suite listed in tests.list and print KTAP.
+#
+# Usage: run_tests.sh [-o FILE] [--list] [PATTERN]
+#   PATTERN   run only the tests whose name contains it (shell glob allowed)
+#   -o FILE   also write the KTAP to FILE (the host parses it from there)
+#   --list    print the test names and exit
+#
+# Each test runs under a timeout; its own output is nested two spaces deep
+# (a kselftest harness's TAP becomes a KTAP subtest).  A test that leaves a
+# kernel WARNING/BUG/Oops in the kernel log fails, with the splat shown.
+#
+# Exit codes: 0 all passed or skipped, 1 a test failed, 64 bad usage or a
+# pattern that matches no test.
+
+cd "$(dirname "$0")" || exit 64
+LIST=./tests.list
+out=/dev/null
+list=0
+pattern=
+
+usage() {
+	sed -n '4,8s/^# \{0,1\}//p' "$0" >&2
+	exit 64
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-o) [ $# -ge 2 ] || usage; out="$2"; shift 2 ;;
+	--list) list=1; shift ;;
+	-h | --help) usage ;;
+	-*) echo "run_tests.sh: unknown option '$1'" >&2; usage ;;
+	*) pattern="$1"; shift ;;
+	esac
+done
+
+# The entries to run, one per line: NAME TIMEOUT COMMAND...
+select_tests() {
+	grep -v '^[[:space:]]*#' "$LIST" | grep -v '^[[:space:]]*$' |
+	while read -r name rest; do
+		case "$name" in
+		*$pattern*) echo "$name $rest" ;;
+		esac
+	done
+}
+
+selected=$(select_tests)
+if [ -z "$selected" ]; then
+	echo "run_tests.sh: no test matches '$pattern'; see the names with --list" >&2
+	exit 64
+fi
+if [ "$list" = 1 ]; then
+	echo "$selected" | while read -r name timeout rest; do
+		if [ "$timeout" = SKIP ]; then
+			echo "$name (skipped: $rest)"
+		else
+			echo "$name"
+		fi
+	done
+	exit 0
+fi
+
+emit() {
+	echo "$*"
+	echo "$*" >>"$out"
+}
+
+# Kernel log lines that mean the kernel itself went wrong.
+SPLAT='WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel'
+
+total=$(echo "$selected" | wc -l)
+: >"$out"
+emit "KTAP version 1"
+emit "1..$total"
+n=0
+failed=0
+echo "$selected" > /tmp/.selected
+while read -r name timeout cmd; do
+	n=$((n + 1))
+	if [ "$timeout" = SKIP ]; then
+		emit "ok $n $name # SKIP $cmd"
+		continue
+	fi
+	before=$(dmesg | wc -l)
+	start=$(cut -d' ' -f1 /proc/uptime)
+	# The status of the test, not of the pipeline that indents its output.
+	{
+		# shellcheck disable=SC2086 # the command line is split on purpose
+		timeout -s KILL "$timeout" ./$cmd </dev/null
+		echo $? >/tmp/.status
+	} 2>&1 | sed 's/^/  /' | tee -a "$out"
+	status=$(cat /tmp/.status)
+	end=$(cut -d' ' -f1 /proc/uptime)
+	splat=$(dmesg | tail -n +"$((before + 1))" | grep -E "$SPLAT")
+	emit "# $name: exit $status in $(awk "BEGIN { print $end - $start }") s"
+	if [ -n "$splat" ]; then
+		emit "# $name: kernel splat in the log:"
+		dmesg | tail -n +"$((before + 1))" | head -n 60 | while read -r line; do
+			emit "#   $line"
+		done
+		emit "not ok $n $name"
+		failed=$((failed + 1))
+	elif [ "$status" = 137 ]; then
+		emit "not ok $n $name # TIMEOUT after $timeout s"
+		failed=$((failed + 1))
+	elif [ "$status" = 4 ]; then
+		emit "ok $n $name # SKIP the test skipped itself (exit 4)"
+	elif [ "$status" = 0 ]; then
+		emit "ok $n $name"
+	else
+		emit "not ok $n $name"
+		failed=$((failed + 1))
+	fi
+done </tmp/.selected
+[ "$failed" -eq 0 ]

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0
+# KTAP helpers and assertions for the host-side tests (sourced, not run).
+#
+# A test is a function test_<name>; it returns 0 (pass), 1 (fail) or 4
+# (skip, with the reason on its last line of output).  ktap_run_all runs
+# every test_* function of the calling script in a subshell, in order, and
+# prints KTAP with the closing "N passed, N failed, N skipped" line.
+
+readonly KSFT_PASS=0 KSFT_FAIL=1 KSFT_SKIP=4
+
+# Print a diagnostic line of the current test.
+diag() {
+	printf '# %s\n' "$*"
+}
+
+fail() {
+	diag "FAIL: $*"
+	return "$KSFT_FAIL"
+}
+
+skip() {
+	diag "$*"
+	return "$KSFT_SKIP"
+}
+
+# expect_status WANT GOT WHAT
+expect_status() {
+	if [[ "$2" -ne "$1" ]]; then
+		fail "$3: exit status $2, expected $1"
+		return
+	fi
+	diag "$3: exit status $2 as expected"
+}
+
+# expect_grep PATTERN FILE WHAT
+expect_grep() {
+	if ! grep -qE -- "$1" "$2"; then
+		diag "--- $2:"
+		sed 's/^/#   /' "$2" | tail -n 20
+		fail "$3: /$1/ not found"
+		return
+	fi
+	diag "$3: found /$1/"
+}
+
+ktap_run_all() {
+	local -r suite="$1" filter="${2:-}"
+	local -a names
+	local name out rc n=0 pass=0 failed=0 skipped=0 reason
+	mapfile -t names < <(declare -F | awk '{ print $3 }' | grep '^test_' |
+		grep -- "${filter:-.}" || true)
+	echo "KTAP version 1"
+	echo "1..${#names[@]}"
+	out="$(mktemp)"
+	for name in "${names[@]}"; do
+		n=$((n + 1))
+		rc=0
+		("$name") >"$out" 2>&1 || rc=$?
+		sed 's/^/  /' "$out"
+		case "$rc" in
+		0)
+			echo "ok $n ${name#test_}"
+			pass=$((pass + 1))
+			;;
+		4)
+			reason="$(tail -n 1 "$out" | sed 's/^# //')"
+			echo "ok $n ${name#test_} # SKIP $reason"
+			skipped=$((skipped + 1))
+			;;
+		*)
+			echo "not ok $n ${name#test_}"
+			failed=$((failed + 1))
+			;;
+		esac
+	done
+	rm -f "$out"
+	echo "# Totals: pass:$pass fail:$failed xfail:0 xpass:0 skip:$skipped error:0"
+	echo "$suite: $pass passed, $failed failed, $skipped skipped"
+	[[ $failed -eq 0 ]]
+}

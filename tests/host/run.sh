@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Host-side tests of the sandbox's tooling: run-uml.sh and linux-tree.sh.
+#
+# Usage: tests/host/run.sh [PATTERN]   (runs the test_* functions matching it)
+# Needs a built kernel and rootfs (make all); prints KTAP.
+set -euo pipefail
+
+readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly RUN="$TOP/run-uml.sh"
+readonly TREE="$TOP/scripts/linux-tree.sh"
+# shellcheck source=tests/host/lib.sh
+source "$TOP/tests/host/lib.sh"
+
+# The fake trees' commits need an identity, whatever the machine has.
+export GIT_AUTHOR_NAME=mremap-sandbox GIT_AUTHOR_EMAIL=mremap-sandbox@localhost
+export GIT_COMMITTER_NAME=mremap-sandbox GIT_COMMITTER_EMAIL=mremap-sandbox@localhost
+
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-host-tests.XXXXXX")"
+trap 'rm -rf "$scratch"' EXIT
+
+# run_uml OUTPUT_PREFIX ARGS...: run the guest, keep stdout/stderr, return its status.
+run_uml() {
+	local -r out="$1"
+	shift
+	local rc=0
+	"$RUN" --no-build "$@" >"$out.out" 2>"$out.err" </dev/null || rc=$?
+	return "$rc"
+}
+
+# --- run-uml.sh ---------------------------------------------------------------
+
+# The guest command's exit status is the script's, for 0, 1, 42 and 127.
+test_exit_status_passthrough() {
+	local cmd want rc
+	for cmd in "true:0" "false:1" "sh -c 'exit 42':42" "no-such-command:127"; do
+		want="${cmd##*:}"
+		rc=0
+		eval "run_uml \"\$scratch/st\" -t 60 -- ${cmd%:*}" || rc=$?
+		expect_status "$want" "$rc" "-- ${cmd%:*}" || return
+	done
+}
+
+# The command's output reaches stdout, and nothing of the kernel's does.
+test_command_output_is_clean() {
+	run_uml "$scratch/out" -t 60 -- uname -r || fail "uname -r failed" || return
+	[[ "$(cat "$scratch/out.out")" =~ ^6\.1\.[0-9]+ ]] ||
+		fail "stdout is '$(head -c 200 "$scratch/out.out")', expected only the kernel version"
+}
+
+# --timeout kills a hanging guest: status 124, no process and no temp file left.
+test_timeout_kills_everything() {
+	local -r tag="timeout-$$-$RANDOM" tmpd="$scratch/tmpdir"
+	local rc=0 start end
+	mkdir -p "$tmpd"
+	start=$(date +%s)
+	TMPDIR="$tmpd" run_uml "$scratch/to" -t 3 -a "sandbox.tag=$tag" -- sleep 600 || rc=$?
+	end=$(date +%s)
+	expect_status 124 "$rc" "sleep 600 with --timeout 3" || return
+	[[ $((end - start)) -lt 30 ]] || fail "took $((end - start)) s to time out" || return
+	sleep 0.5
+	if pgrep -f "sandbox.tag=$tag" >/dev/null; then
+		pgrep -af "sandbox.tag=$tag" | sed 's/^/# left: /'
+		fail "UML processes survived the timeout"
+		return
+	fi
+	[[ -z "$(ls -A "$tmpd")" ]] || fail "temp files left: $(ls -A "$tmpd")"
+}
+
+# A WARNING provoked in the guest fails the run (121) and shows the splat,
+# although the command itself succeeded.
+test_kernel_warning_fails_run() {
+	local rc=0
+	run_uml "$scratch/warn" -t 60 -- \
+		sh -c 'echo WARNING >/sys/kernel/debug/provoke-crash/DIRECT' || rc=$?
+	expect_status 121 "$rc" "lkdtm WARNING" || return
+	expect_grep 'WARNING: CPU: 0 PID: [0-9]+ at .*lkdtm' "$scratch/warn.err" "splat on stderr"
+}
+
+# Two guests at once do not collide: each gets its own status.
+test_concurrent_runs() {
+	local rc1=0 rc2=0 p1 p2
+	run_uml "$scratch/c1" -t 120 -- sh -c 'sleep 1; exit 3' &
+	p1=$!
+	run_uml "$scratch/c2" -t 120 -- sh -c 'sleep 1; exit 5' &
+	p2=$!
+	wait "$p1" || rc1=$?
+	wait "$p2" || rc2=$?
+	expect_status 3 "$rc1" "first guest" || return
+	expect_status 5 "$rc2" "second guest"
+}
+
+# Bad options print a usage hint and exit 64 before anything is booted.
+test_bad_options() {
+	local args rc
+	for args in "--bogus" "--timeout" "--timeout abc" "--mem lots" "--kernel nonsense"; do
+		rc=0
+		# shellcheck disable=SC2086 # split on purpose
+		"$RUN" --no-build $args -- true >"$scratch/bad.out" 2>"$scratch/bad.err" || rc=$?
+		expect_status 64 "$rc" "$args" || return
+		expect_grep "error: " "$scratch/bad.err" "$args" || return
+	done
+}
+
+# --- linux-tree.sh ------------------------------------------------------------
+# A small stand-in for linux/ (the real import takes a minute): the same
+# git layout, tags and state the import leaves.
+
+make_fake_tree() {
+	local -r dir="$1"
+	mkdir -p "$dir/linux/mm" "$dir/patches"
+	git init -q -b main "$dir/linux"
+	printf 'line %s\n' 1 2 3 4 5 >"$dir/linux/mm/mremap.c"
+	(cd "$dir/linux" && git add -A && git commit -q -m pristine && git tag base)
+	mkdir -p "$dir/linux/.git/sandbox"
+	echo "6.1.0-fake" >"$dir/linux/.git/sandbox/version"
+	git -C "$dir/linux" rev-parse HEAD >"$dir/linux/.git/sandbox/head"
+	# One patch of the "series", made the way export makes it.
+	git clone -q "$dir/linux" "$dir/work"
+	sed -i 's/line 3/line three/' "$dir/work/mm/mremap.c"
+	(cd "$dir/work" && git commit -q -a -m "mm/mremap: spell three")
+	git -C "$dir/work" format-patch -q -o "$dir/patches" base..HEAD
+	(cd "$dir/patches" && ls -- *.patch >series)
+}
+
+tree() {
+	LINUX="$fake/linux" PATCHES="$fake/patches" "$TREE" "$@"
+}
+
+setup_fake() {
+	fake="$scratch/fake-$1"
+	make_fake_tree "$fake"
+	tree prepare >/dev/null
+}
+
+# make with patches/ changed and an uncommitted edit in linux/ refuses (65)
+# and the edit survives, byte for byte.
+test_changed_patches_keep_local_edit() {
+	local rc=0
+	setup_fake edit
+	echo "my work" >>"$fake/linux/mm/mremap.c"
+	sed -i 's/spell three/spell 3/' "$fake/patches/"*.patch
+	tree prepare >"$scratch/edit.out" 2>&1 || rc=$?
+	expect_status 65 "$rc" "prepare over an edit" || return
+	expect_grep "make export-patches" "$scratch/edit.out" "says how to proceed" || return
+	grep -q "my work" "$fake/linux/mm/mremap.c" || fail "the edit is gone"
+}
+
+# A commit in linux/ that is not in patches/ blocks re-applying as well, and
+# reset-linux without CONFIRM=1 keeps it.
+test_unexported_commit_is_kept() {
+	local rc=0 head
+	setup_fake commit
+	echo "my work" >>"$fake/linux/mm/mremap.c"
+	git -C "$fake/linux" commit -q -a -m "my commit"
+	head="$(git -C "$fake/linux" rev-parse HEAD)"
+	echo "# comment" >>"$fake/patches/series"
+	sed -i 's/spell three/spell 3/' "$fake/patches/"*.patch
+	tree prepare >"$scratch/commit.out" 2>&1 || rc=$?
+	expect_status 65 "$rc" "prepare over a commit" || return
+	expect_grep "my commit" "$scratch/commit.out" "names the commit" || return
+	rc=0
+	tree reset >"$scratch/reset.out" 2>&1 || rc=$?
+	expect_status 65 "$rc" "reset without CONFIRM=1" || return
+	[[ "$(git -C "$fake/linux" rev-parse HEAD)" == "$head" ]] || fail "HEAD moved"
+}
+
+# A patch that does not apply stops with its name and git's reason, and
+# leaves linux/ clean: no half-finished git am, no modified file.
+test_failed_apply_leaves_tree_clean() {
+	local rc=0
+	setup_fake apply
+	sed -i 's/^-line 3$/-line 33/' "$fake/patches/"*.patch
+	tree prepare >"$scratch/apply.out" 2>&1 || rc=$?
+	expect_status 66 "$rc" "prepare with a broken patch" || return
+	expect_grep "0001-mm-mremap-spell-three.patch does not apply" "$scratch/apply.out" \
+		"names the patch" || return
+	[[ ! -d "$fake/linux/.git/rebase-apply" ]] || fail "git am left in progress" || return
+	[[ -z "$(git -C "$fake/linux" status --porcelain)" ]] || fail "linux/ is not clean"
+}
+
+# A series file naming a missing patch is an error that says so.
+test_series_names_missing_patch() {
+	local rc=0
+	setup_fake missing
+	echo "0002-not-there.patch" >>"$fake/patches/series"
+	tree prepare >"$scratch/missing.out" 2>&1 || rc=$?
+	expect_status 64 "$rc" "prepare with a missing patch" || return
+	expect_grep "names 0002-not-there.patch, which does not exist" "$scratch/missing.out" "message"
+}
+
+# export-patches of an unchanged tree rewrites patches/ identically.
+test_export_is_reproducible() {
+	setup_fake export
+	tree export >/dev/null
+	cp -r "$fake/patches" "$scratch/export-1"
+	tree reset >/dev/null
+	tree export >/dev/null
+	diff -r "$scratch/export-1" "$fake/patches" | sed 's/^/# /' || true
+	diff -rq "$scratch/export-1" "$fake/patches" >/dev/null || fail "export changed patches/"
+}
+
+# The real linux/, exported afresh, is exactly patches/: what is committed is
+# what is built.
+test_patches_match_linux() {
+	[[ -d "$TOP/linux/.git" ]] || skip "no linux/ yet (make source)" || return
+	local work
+	if [[ "$(git -C "$TOP/linux" rev-parse HEAD)" != "$(cat "$TOP/linux/.git/sandbox/head")" ]]; then
+		skip "linux/ has commits not yet exported" || return
+	fi
+	"$TREE" export "$scratch/exported" >/dev/null
+	work="$(diff -r "$TOP/patches" "$scratch/exported" || true)"
+	[[ -z "$work" ]] || { printf '%s\n' "$work" | head -n 40 | sed 's/^/# /'; fail "patches/ differs from an export of linux/"; }
+}
+
+ktap_run_all host "${1:-}"
