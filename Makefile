@@ -95,6 +95,8 @@ help:
 	@echo '  check                 - host tests of the tooling, then the guest suite'
 	@echo '  check-host            - only the host tests of the tooling'
 	@echo '  check-guest           - only the guest suite (T=pattern selects tests)'
+	@echo '  compare               - the guest suite on base and patched, side by side'
+	@echo '  check-series          - every prefix of the series builds, checkpatch clean'
 	@echo
 	@echo 'Clean:'
 	@echo '  clean                 - remove build output but keep downloads and linux/'
@@ -165,6 +167,18 @@ check-host: all
 
 check-guest: all
 	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --test '$(T)'
+
+# Base and patched side by side: the same suite on both kernels.
+PHONY += compare
+compare: host-tools
+	$(Q)$(MAKE) check-guest KERNEL=base T='$(T)' || true
+	$(Q)$(MAKE) check-guest KERNEL=patched T='$(T)' || true
+	$(Q)$(BUILD)/host/ktap-report -c $(BUILD)/results/base.ktap $(BUILD)/results/patched.ktap
+
+# Every prefix of the series builds, its selftests compile, checkpatch passes.
+PHONY += check-series
+check-series: source
+	$(Q)$(TOP)/scripts/check-series.sh
 
 # --- clean ---------------------------------------------------------------------
 PHONY += clean distclean

@@ -4,6 +4,7 @@
  * diagnostics of every failure, JSON and JUnit XML for CI systems.
  *
  * Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-q] KTAP
+ *        ktap-report -c BASE.ktap PATCHED.ktap   (side by side, per case)
  *
  * The top level is one result per guest test; lines indented below it
  * belong to that test (a kselftest harness's own TAP among them, whose
@@ -42,6 +43,13 @@ struct test {
 	size_t ncases;
 };
 
+struct suite {
+	struct test *tests;
+	size_t ntests;
+	long plan;
+};
+
+/* The suite being reported (and, with -c, the one it is compared with). */
 static struct test *tests;
 static size_t ntests;
 static long plan = -1;
@@ -103,6 +111,12 @@ static int parse_result(const char *line, enum result *res, char **name,
 		p++;
 	if (*p == '-' && p[1] == ' ')
 		p += 2;
+	/* kselftest's "ok 1 # XFAIL name": an expected failure, a pass. */
+	if (!strncmp(p, "# XFAIL ", 8)) {
+		*name = xstrdup(p + 8);
+		*reason = NULL;
+		return 1;
+	}
 	hash = strstr(p, " # ");
 	len = hash ? (size_t)(hash - p) : strlen(p);
 	n = xstrdup(p);
@@ -383,46 +397,121 @@ static void print_summary(const char *suite, long missing, int quiet)
 
 static void usage(void)
 {
-	fputs("Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-q] KTAP\n",
-	      stderr);
+	fputs("Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-q] KTAP\n"
+	      "       ktap-report -c BASE.ktap PATCHED.ktap\n", stderr);
 	exit(2);
 }
 
-int main(int argc, char **argv)
+/* Read one KTAP file into the globals and hand them over as a suite. */
+static struct suite parse_file(const char *path)
 {
-	const char *suite = "guest", *json = NULL, *junit = NULL;
+	struct suite su;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	long missing;
-	int opt, quiet = 0;
-	size_t i;
-	FILE *in;
+	FILE *in = fopen(path, "r");
 
-	while ((opt = getopt(argc, argv, "n:j:x:q")) != -1) {
-		switch (opt) {
-		case 'n': suite = optarg; break;
-		case 'j': json = optarg; break;
-		case 'x': junit = optarg; break;
-		case 'q': quiet = 1; break;
-		default: usage();
-		}
-	}
-	if (optind != argc - 1)
-		usage();
-	in = fopen(argv[optind], "r");
 	if (!in) {
-		fprintf(stderr, "ktap-report: %s: %s\n", argv[optind],
-			strerror(errno));
-		return 2;
+		fprintf(stderr, "ktap-report: %s: %s\n", path, strerror(errno));
+		exit(2);
 	}
+	tests = NULL;
+	ntests = 0;
+	plan = -1;
 	while ((len = getline(&line, &cap, in)) != -1) {
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		add_line(line);
 	}
+	free(line);
 	fclose(in);
+	su.tests = tests;
+	su.ntests = ntests;
+	su.plan = plan;
+	return su;
+}
 
+static const struct test *find_test(const struct suite *su, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < su->ntests; i++)
+		if (!strcmp(su->tests[i].name, name))
+			return &su->tests[i];
+	return NULL;
+}
+
+static const char *case_result(const struct test *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; t && i < t->ncases; i++)
+		if (!strcmp(t->cases[i].name, name))
+			return result_name[t->cases[i].result];
+	return "-";
+}
+
+static void compare_row(const char *name, const char *a, const char *b)
+{
+	printf("%-60.60s  %-8s  %-8s  %s\n", name, a, b,
+	       strcmp(a, b) ? "<- differs" : "");
+}
+
+/*
+ * Base and patched side by side: every test, and every case of it, with
+ * the results that differ marked.
+ */
+static int compare(const char *base_path, const char *patched_path)
+{
+	struct suite base = parse_file(base_path);
+	struct suite patched = parse_file(patched_path);
+	size_t i, j;
+	char name[512];
+
+	printf("%-60s  %-8s  %-8s\n", "TEST / CASE", "BASE", "PATCHED");
+	for (i = 0; i < patched.ntests; i++) {
+		const struct test *p = &patched.tests[i];
+		const struct test *b = find_test(&base, p->name);
+
+		compare_row(p->name, b ? result_name[b->result] : "-",
+			    result_name[p->result]);
+		for (j = 0; j < p->ncases; j++) {
+			snprintf(name, sizeof(name), "  %s", p->cases[j].name);
+			compare_row(name, case_result(b, p->cases[j].name),
+				    result_name[p->cases[j].result]);
+		}
+	}
+	for (i = 0; i < base.ntests; i++)
+		if (!find_test(&patched, base.tests[i].name))
+			compare_row(base.tests[i].name,
+				    result_name[base.tests[i].result], "-");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *suite = "guest", *json = NULL, *junit = NULL;
+	const char *base = NULL;
+	long missing;
+	int opt, quiet = 0;
+	size_t i;
+
+	while ((opt = getopt(argc, argv, "n:j:x:qc:")) != -1) {
+		switch (opt) {
+		case 'n': suite = optarg; break;
+		case 'j': json = optarg; break;
+		case 'x': junit = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'c': base = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc - 1)
+		usage();
+	if (base)
+		return compare(base, argv[optind]);
+
+	parse_file(argv[optind]);
 	missing = plan > (long)ntests ? plan - (long)ntests : 0;
 	if (plan < 0) {
 		fprintf(stderr, "ktap-report: %s: no KTAP plan: the suite never started\n",
