@@ -11,6 +11,12 @@
 # (a kselftest harness's TAP becomes a KTAP subtest).  A test that leaves a
 # kernel WARNING/BUG/Oops in the kernel log fails, with the splat shown.
 #
+# Tests named series/* check behaviour the series changes.  On the base
+# kernel (sandbox.kernel=base on the kernel command line) they must fail:
+# a failure is reported as "ok ... # XFAIL", a pass as "not ok ... # XPASS"
+# (the test would not tell the kernels apart), and their splats are expected.
+# The last line counts the splats that were not: the host fails on those.
+#
 # Exit codes: 0 all passed or skipped, 1 a test failed, 64 bad usage or a
 # pattern that matches no test.
 
@@ -69,12 +75,27 @@ emit() {
 # Kernel log lines that mean the kernel itself went wrong.
 SPLAT='WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel'
 
+kernel=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	sandbox.kernel=*) kernel="${arg#sandbox.kernel=}" ;;
+	esac
+done
+
 total=$(echo "$selected" | wc -l)
 : >"$out"
 emit "KTAP version 1"
 emit "1..$total"
 n=0
 failed=0
+# Splats already in the log (from boot) are nobody's XFAIL.
+unexpected=$(dmesg | grep -cE "$SPLAT")
+if [ "$unexpected" -gt 0 ]; then
+	emit "# kernel splat before the first test:"
+	dmesg | grep -E -A 20 "$SPLAT" | head -n 40 | while read -r line; do
+		emit "#   $line"
+	done
+fi
 echo "$selected" > /tmp/.selected
 while read -r name timeout cmd; do
 	n=$((n + 1))
@@ -99,18 +120,36 @@ while read -r name timeout cmd; do
 		dmesg | tail -n +"$((before + 1))" | head -n 60 | while read -r line; do
 			emit "#   $line"
 		done
-		emit "not ok $n $name"
-		failed=$((failed + 1))
-	elif [ "$status" = 137 ]; then
-		emit "not ok $n $name # TIMEOUT after $timeout s"
-		failed=$((failed + 1))
-	elif [ "$status" = 4 ]; then
-		emit "ok $n $name # SKIP the test skipped itself (exit 4)"
-	elif [ "$status" = 0 ]; then
-		emit "ok $n $name"
-	else
-		emit "not ok $n $name"
-		failed=$((failed + 1))
 	fi
+	if [ "$status" = 137 ]; then
+		result="not ok"
+		directive=" # TIMEOUT after $timeout s"
+	elif [ "$status" = 4 ] && [ -z "$splat" ]; then
+		result=ok
+		directive=" # SKIP the test skipped itself (exit 4)"
+	elif [ "$status" = 0 ] && [ -z "$splat" ]; then
+		result=ok
+		directive=
+	else
+		result="not ok"
+		directive=
+	fi
+	case "$kernel:$name:$result" in
+	base:series/*:"not ok")
+		result=ok
+		directive=" # XFAIL fails without the series, as it should"
+		splat=
+		;;
+	base:series/*:ok)
+		[ -n "$directive" ] || {
+			result="not ok"
+			directive=" # XPASS passes without the series: it cannot tell the kernels apart"
+		}
+		;;
+	esac
+	[ -n "$splat" ] && unexpected=$((unexpected + 1))
+	[ "$result" = ok ] || failed=$((failed + 1))
+	emit "$result $n $name$directive"
 done </tmp/.selected
+emit "# unexpected kernel splats: $unexpected"
 [ "$failed" -eq 0 ]
