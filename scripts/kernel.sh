@@ -27,6 +27,7 @@ Environment:
   BUILD    build output root (default build/)
   FRAGMENTS  extra Kconfig fragments, merged after config/sandbox.config
   KBUILD_VERBOSE=1  show the full commands
+  SANDBOX_BUILD_LOG=F  write kbuild's step lines to F, timestamped (make bench)
   JOBS     parallel jobs (default: number of CPUs)
 
 Exit codes: 0 ok, $E_USAGE usage, $E_CONFIG configuration, $E_BUILD build failed
@@ -65,6 +66,12 @@ kmake() {
 	if [[ "${KBUILD_VERBOSE:-0}" == 1 ]]; then
 		echo "\$ make ${args[*]} $*" >&2
 		make "${args[@]}" V=1 "$@"
+	elif [[ -n "${SANDBOX_BUILD_LOG:-}" ]]; then
+		# For the benchmark: kbuild's step lines, each with its time.
+		make "${args[@]}" "$@" 2>&1 | while IFS= read -r line; do
+			printf '%s %s\n' "$EPOCHREALTIME" "$line"
+		done >"$SANDBOX_BUILD_LOG"
+		return "${PIPESTATUS[0]}"
 	else
 		make -s "${args[@]}" "$@"
 	fi

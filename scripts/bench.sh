@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Measure the edit-compile-test loop and mremap itself: medians of many runs.
+#
+# Writes build/bench/bench.md and build/bench/bench.json.  Timing lives here,
+# never in a pass/fail test.
+set -euo pipefail
+
+readonly SELF="${0##*/}"
+readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+readonly BUILD="${BUILD:-$TOP/build}"
+readonly OUT="$BUILD/bench"
+readonly RUN="$TOP/run-uml.sh"
+
+usage() {
+	cat <<EOF
+Usage: $SELF [--runs N] [--cold] [--no-edit]
+
+  --runs N    repetitions of the quick measurements (default 10; the slow
+              ones run max(3, N/3) times)
+  --cold      also time a cold kernel build from a fresh worktree (~5 min)
+  --no-edit   skip edit-to-verdict (it edits linux/mm/mremap.c and restores it)
+
+Measures, each as median/min/max: boot to init and back (./run-uml.sh --
+true, with and without make's up-to-date check), make check-guest on a
+built kernel, edit-to-verdict (append to mm/mremap.c, rebuild, boot, run
+series/realign) with its build split into compile, vmlinux.o, kallsyms and
+link, and in the guest the mremap latency and page-table work of the
+series' scenarios on the base and patched kernels.
+
+Exit codes: 0 done, 1 a measured command failed, 64 usage
+EOF
+	exit "${1:-0}"
+}
+
+runs=10
+cold=0
+edit=1
+
+# stats LABEL VALUES...: "median min max" of seconds, 3 decimals.
+stats() {
+	printf '%s\n' "$@" | sort -g | awk '
+		{ v[NR] = $1 }
+		END {
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.3f %.3f %.3f\n", m, v[1], v[NR]
+		}'
+}
+
+# time_cmd CMD...: run it, print its wall time in seconds.
+time_cmd() {
+	local t0=$EPOCHREALTIME
+	"$@" >/dev/null 2>&1 || {
+		echo "$SELF: failed: $*" >&2
+		return 1
+	}
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+declare -a ROWS=()
+declare -a JSON=()
+
+record() {
+	local -r name="$1" what="$2"
+	shift 2
+	local s
+	s="$(stats "$@")"
+	read -r med min max <<<"$s"
+	ROWS+=("| $what | $med | $min | $max | $# |")
+	JSON+=("{\"name\": \"$name\", \"what\": \"$what\", \"median_s\": $med, \"min_s\": $min, \"max_s\": $max, \"runs\": $#}")
+	printf '  %-48s median %7.3f s  (min %.3f, max %.3f, %d runs)\n' "$what" "$med" "$min" "$max" "$#"
+}
+
+repeat() {
+	local -r n="$1"
+	shift
+	local i
+	for ((i = 0; i < n; i++)); do
+		time_cmd "$@"
+	done
+}
+
+bench_boot() {
+	local k
+	for k in patched base; do
+		[[ -x "$BUILD/kernel/$k/linux" ]] || continue
+		mapfile -t v < <(repeat "$runs" "$RUN" --no-build --kernel "$k" -- true)
+		record "boot_$k" "boot to init and back ($k, --no-build)" "${v[@]}"
+	done
+	mapfile -t v < <(repeat "$runs" "$RUN" -- true)
+	record boot_make "./run-uml.sh -- true (with make's up-to-date check)" "${v[@]}"
+	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" kernel)
+	record make_noop "make kernel, nothing to do" "${v[@]}"
+}
+
+bench_check() {
+	local -r n=$((runs / 3 > 3 ? runs / 3 : 3))
+	mapfile -t v < <(repeat "$n" make -s -C "$TOP" check-guest)
+	record check_guest "make check-guest (built kernel)" "${v[@]}"
+}
+
+# Build phases from kbuild's own step lines, timestamped as they come.
+phase_times() {
+	awk '
+		NR == 1 { start = $1 }
+		{ t = $1; last = t }
+		/ LD +vmlinux\.o$/ && !vo { vo = t }
+		/kallsyms1/ && !ks { ks = t }
+		/ LD +vmlinux$/ { lv = t }
+		END {
+			if (!vo) vo = last; if (!ks) ks = vo; if (!lv) lv = last
+			printf "%.3f %.3f %.3f %.3f\n", vo - start, ks - vo, lv - ks, last - lv
+		}' "$1"
+}
+
+bench_edit() {
+	local -r file="$TOP/linux/mm/mremap.c"
+	if ! git -C "$TOP/linux" diff --quiet -- mm/mremap.c; then
+		echo "  (edit-to-verdict skipped: linux/mm/mremap.c has your edits)"
+		return
+	fi
+	local -r n=$((runs / 3 > 3 ? runs / 3 : 3))
+	local i t0 t1 t2 total=() build=() verdict=() comp=() vmo=() ksym=() link=()
+	cp -p "$file" "$OUT/mremap.c.orig"
+	trap 'cp -p "$OUT/mremap.c.orig" "$file"' EXIT
+	make -s -C "$TOP" all >/dev/null
+	for ((i = 0; i < n; i++)); do
+		# A new comment each time: a real recompile, no ccache hit.
+		echo "/* bench edit $i $RANDOM$RANDOM */" >>"$file"
+		t0=$EPOCHREALTIME
+		SANDBOX_BUILD_LOG="$OUT/build-$i.log" make -s -C "$TOP" kernel >/dev/null
+		t1=$EPOCHREALTIME
+		"$RUN" --no-build --test series/realign >/dev/null 2>&1 || true
+		t2=$EPOCHREALTIME
+		total+=("$(awk -v a="$t0" -v b="$t2" 'BEGIN { print b - a }')")
+		build+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
+		verdict+=("$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')")
+		read -r c v k l < <(phase_times "$OUT/build-$i.log")
+		comp+=("$c") vmo+=("$v") ksym+=("$k") link+=("$l")
+		cp -p "$OUT/mremap.c.orig" "$file"
+	done
+	trap - EXIT
+	record edit_total "edit-to-verdict: edit mm/mremap.c to test result" "${total[@]}"
+	record edit_build "  kernel rebuilt (make kernel)" "${build[@]}"
+	record edit_compile "    compile (to LD vmlinux.o)" "${comp[@]}"
+	record edit_vmlinux_o "    vmlinux.o and modpost" "${vmo[@]}"
+	record edit_kallsyms "    kallsyms passes" "${ksym[@]}"
+	record edit_link "    final link" "${link[@]}"
+	record edit_verdict "  boot and series/realign verdict" "${verdict[@]}"
+	# Leave the kernel matching the restored source.
+	make -s -C "$TOP" kernel >/dev/null
+}
+
+bench_cold() {
+	local wt="$BUILD/src/bench-cold" kd="$BUILD/kernel/bench-cold" t
+	rm -rf "$kd"
+	"$TOP/scripts/kernel.sh" worktree bench-cold HEAD
+	t="$(CCACHE_DISABLE=1 time_cmd env SRC="$wt" KDIR="$kd" "$TOP/scripts/kernel.sh" build)"
+	record cold_build "cold kernel build (no ccache)" "$t"
+	rm -rf "$kd"
+}
+
+# The guest's own numbers: one line per scenario and kernel.
+bench_guest() {
+	local k
+	MREMAP_TABLE="$OUT/mremap.txt"
+	: >"$MREMAP_TABLE"
+	for k in base patched; do
+		[[ -x "$BUILD/kernel/$k/linux" ]] || {
+			echo "  ($k kernel not built: make kernel KERNEL=$k)"
+			continue
+		}
+		"$RUN" --no-build --kernel "$k" -- /tests/sandbox/mremap_bench 101 |
+			sed "s/^/$k /" >>"$MREMAP_TABLE"
+	done
+}
+
+mremap_markdown() {
+	echo "| scenario | KB | base PTEs | base PMDs | base median ns | patched PTEs | patched PMDs | patched median ns |"
+	echo "|---|---|---|---|---|---|---|---|"
+	awk '
+		{ k = $1; s = $3; len[s] = $5; ptes[k, s] = $7; pmds[k, s] = $9; med[k, s] = $11
+		  if (!(s in seen)) { seen[s] = 1; order[++n] = s } }
+		END {
+			for (i = 1; i <= n; i++) {
+				s = order[i]
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s, len[s],
+					ptes["base", s], pmds["base", s], med["base", s],
+					ptes["patched", s], pmds["patched", s], med["patched", s]
+			}
+		}' "$MREMAP_TABLE"
+}
+
+main() {
+	while [[ $# -gt 0 ]]; do
+		case "$1" in
+		--runs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage 64 >&2; runs="$2"; shift 2 ;;
+		--cold) cold=1; shift ;;
+		--no-edit) edit=0; shift ;;
+		-h | --help) usage 0 ;;
+		*) usage 64 >&2 ;;
+		esac
+	done
+	mkdir -p "$OUT"
+	make -s -C "$TOP" all >/dev/null
+	echo "Benchmark on $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(date -u +%Y-%m-%d):"
+	bench_boot
+	bench_check
+	[[ $edit -eq 1 ]] && bench_edit
+	[[ $cold -eq 1 ]] && bench_cold
+	bench_guest
+
+	{
+		echo "# Benchmark ($(nproc) CPUs, $(date -u +%Y-%m-%d), $runs runs)"
+		echo
+		echo "| what | median s | min s | max s | runs |"
+		echo "|---|---|---|---|---|"
+		printf '%s\n' "${ROWS[@]}"
+		echo
+		echo "## mremap in the guest: page-table work and latency, base vs patched"
+		echo
+		mremap_markdown
+	} >"$OUT/bench.md"
+	{
+		echo "{\"cpus\": $(nproc), \"date\": \"$(date -u +%Y-%m-%d)\", \"runs\": $runs, \"results\": ["
+		local IFS=,
+		echo "${JSON[*]}"
+		echo "], \"mremap\": ["
+		awk '{ printf "%s{\"kernel\": \"%s\", \"scenario\": \"%s\", \"len_kb\": %s, \"ptes\": %s, \"pmds\": %s, \"median_ns\": %s, \"min_ns\": %s, \"max_ns\": %s}", (NR > 1 ? ",\n" : ""), $1, $3, $5, $7, $9, $11, $13, $15 }' "$MREMAP_TABLE"
+		echo "]}"
+	} >"$OUT/bench.json"
+	echo
+	mremap_markdown
+	echo
+	echo "written: ${OUT#"$TOP"/}/bench.md, ${OUT#"$TOP"/}/bench.json"
+}
+
+main "$@"
