@@ -98,6 +98,7 @@ help:
 	@echo '  check-guest           - only the guest suite (T=pattern selects tests)'
 	@echo '  compare               - the guest suite on base and patched, side by side'
 	@echo '  check-series          - every prefix of the series builds, checkpatch clean'
+	@echo '  mutants               - broken variants of the series must fail the suite (M=name)'
 	@echo
 	@echo 'Measure:'
 	@echo '  bench                 - boot, check, edit-to-verdict and mremap timings, base'
@@ -191,6 +192,12 @@ PHONY += bench
 bench: host-tools
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(TOP)/scripts/bench.sh $(if $(RUNS),--runs $(RUNS)) $(if $(COLD),--cold)
+
+# Deliberately broken variants of the series: the suite must catch each.
+# Slow (a kernel per mutant), so not part of make check.
+PHONY += mutants
+mutants: source
+	$(Q)$(TOP)/scripts/mutants.sh $(M)
 
 # Every prefix of the series builds, its selftests compile, checkpatch passes.
 PHONY += check-series
