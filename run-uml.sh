@@ -10,6 +10,8 @@ set -euo pipefail
 
 readonly SELF="${0##*/}"
 readonly TOP="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$TOP/scripts/lib.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly ROOTFS="$BUILD/rootfs"
 
@@ -51,18 +53,6 @@ Exit codes:
 Logs: build/logs/<date>-<id>.log holds the whole console of every run.
 EOF
 	exit "${1:-0}"
-}
-
-die() {
-	local -r code="$1"
-	shift
-	printf '%s: error: %s\n' "$SELF" "$1" >&2
-	shift
-	local line
-	for line in "$@"; do
-		printf '  %s\n' "$line" >&2
-	done
-	exit "$code"
 }
 
 usage_error() {

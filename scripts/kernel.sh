@@ -9,6 +9,8 @@ set -euo pipefail
 
 readonly SELF="${0##*/}"
 readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$TOP/scripts/lib.sh"
 readonly FRAGMENT="$TOP/config/sandbox.config"
 readonly E_USAGE=64 E_CONFIG=69 E_BUILD=70
 
@@ -33,18 +35,6 @@ Environment:
 Exit codes: 0 ok, $E_USAGE usage, $E_CONFIG configuration, $E_BUILD build failed
 EOF
 	exit "${1:-0}"
-}
-
-die() {
-	local -r code="$1"
-	shift
-	printf '%s: error: %s\n' "$SELF" "$1" >&2
-	shift
-	local line
-	for line in "$@"; do
-		printf '  %s\n' "$line" >&2
-	done
-	exit "$code"
 }
 
 readonly BUILD="${BUILD:-$TOP/build}"

@@ -11,6 +11,8 @@ set -euo pipefail
 
 readonly SELF="${0##*/}"
 readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$TOP/scripts/lib.sh"
 readonly PATCHES="${PATCHES:-$TOP/patches}"
 readonly LINUX="${LINUX:-$TOP/linux}"
 readonly DL="${DL:-$TOP/build/dl}"
@@ -52,18 +54,6 @@ Exit codes:
   fetched or is corrupt, $E_SRC not a kernel tree
 EOF
 	exit "${1:-0}"
-}
-
-die() {
-	local -r code="$1"
-	shift
-	printf '%s: error: %s\n' "$SELF" "$1" >&2
-	shift
-	local line
-	for line in "$@"; do
-		printf '  %s\n' "$line" >&2
-	done
-	exit "$code"
 }
 
 info() {

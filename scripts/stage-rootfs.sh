@@ -9,20 +9,10 @@ set -euo pipefail
 
 readonly SELF="${0##*/}"
 readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$TOP/scripts/lib.sh"
 readonly DL="${DL:-$TOP/build/dl}"
 readonly E_USAGE=64 E_FETCH=67
-
-die() {
-	local -r code="$1"
-	shift
-	printf '%s: error: %s\n' "$SELF" "$1" >&2
-	shift
-	local line
-	for line in "$@"; do
-		printf '  %s\n' "$line" >&2
-	done
-	exit "$code"
-}
 
 # Debian's busybox-static, fetched without root like the kernel source.
 fetch_busybox() {

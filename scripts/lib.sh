@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers of the host scripts (sourced, not run); they set SELF.
+
+# die CODE MESSAGE [HINT...]: the error on stderr, each hint indented below
+# it (what to do about it), then exit with CODE.
+die() {
+	local -r code="$1"
+	shift
+	printf '%s: error: %s\n' "$SELF" "$1" >&2
+	shift
+	local line
+	for line in "$@"; do
+		printf '  %s\n' "$line" >&2
+	done
+	exit "$code"
+}
