@@ -114,7 +114,7 @@ fetch_source() {
 	local deb
 	deb="$(find_deb "$PIN")"
 	if [[ -z "$deb" ]]; then
-		echo "  FETCH   $PKG=$PIN"
+		echo "  FETCH   $PKG=$PIN" >&2
 		if ! (cd "$DL" && apt-get download "$PKG=$PIN" >"$DL/apt.log" 2>&1); then
 			local newest
 			newest="$(apt-cache madison "$PKG" 2>/dev/null |
