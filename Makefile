@@ -92,6 +92,8 @@ help:
 	@echo
 	@echo 'Run and test:'
 	@echo '  run                   - boot the guest (same as ./run-uml.sh)'
+	@echo '  gdb                   - boot the guest under GDB (CMD=... runs a command;'
+	@echo '                          ATTACH=1 attaches to a running guest, ATTACH=id to one)'
 	@echo '  check                 - host tests, the guest suite, and the A/B check'
 	@echo '  check-ab              - the series/* tests must fail on KERNEL=base'
 	@echo '  check-host            - only the host tests of the tooling'
@@ -165,11 +167,22 @@ PHONY += run
 run:
 	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL)
 
+# GDB with the sandbox's gdbinit (docs/gdb-walkthrough.md): the guest started
+# under it, or a running one (run-uml.sh in another terminal) attached to.
+PHONY += gdb
+gdb:
+ifeq ($(ATTACH),)
+	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --gdb $(if $(CMD),-- $(CMD))
+else
+	$(Q)$(TOP)/scripts/gdb-uml.sh --attach $(filter-out 1,$(ATTACH))
+endif
+
 PHONY += check check-host check-guest check-ab
 check: check-host check-guest $(if $(filter patched,$(KERNEL)),check-ab)
 
 check-host: all
 	$(Q)$(TOP)/tests/host/run.sh
+	$(Q)$(TOP)/tests/host/test_gdb.sh
 
 check-guest: all
 	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --test '$(T)'

@@ -36,6 +36,10 @@ Options:
       --list-tests   list the guest tests and exit
       --allow-splat  report a kernel WARNING/BUG in the console, do not fail
       --no-build     do not call make first
+      --gdb          start the guest under GDB instead (scripts/gdb-uml.sh:
+                     the sandbox's gdbinit, lx- and mpt- commands)
+      --print-args   print the kernel binary and its arguments, NUL-separated
+                     (run id and UML directory as @ID@ and @UML_DIR@), and exit
   -v, --verbose      also show the kernel's messages on the terminal
   -h, --help         this text
 
@@ -55,12 +59,6 @@ EOF
 	exit "${1:-0}"
 }
 
-usage_error() {
-	printf '%s: error: %s\n' "$SELF" "$1" >&2
-	printf "Try '%s --help' for the options.\n" "$SELF" >&2
-	exit "$E_USAGE"
-}
-
 # --- options ------------------------------------------------------------------
 kernel="${KERNEL:-patched}"
 timeout=
@@ -72,11 +70,9 @@ list_tests=0
 allow_splat=0
 build=1
 verbose=0
+gdb=0
+print_args=0
 cmd=()
-
-need_value() {
-	[[ $2 -ge 2 ]] || usage_error "option $1 needs a value"
-}
 
 parse_args() {
 	while [[ $# -gt 0 ]]; do
@@ -98,6 +94,8 @@ parse_args() {
 		--list-tests) list_tests=1; shift ;;
 		--allow-splat) allow_splat=1; shift ;;
 		--no-build) build=0; shift ;;
+		--gdb) gdb=1; shift ;;
+		--print-args) print_args=1; shift ;;
 		-v | --verbose) verbose=1; shift ;;
 		--) shift; cmd=("$@"); break ;;
 		*) usage_error "unknown option '$1'" ;;
@@ -144,6 +142,39 @@ resolve_kernel() {
 			"build it with: make kernel KERNEL=$kernel (or drop --no-build)"
 	[[ -x "$ROOTFS/init" ]] ||
 		die "$E_BUILD" "no guest root at ${ROOTFS#"$TOP"/}" "build it with: make rootfs"
+}
+
+# kernel_args ID UML_DIR: the kernel's command line of run ID, in args
+# (scripts/gdb-uml.sh gets it with --print-args).
+kernel_args() {
+	# shellcheck disable=SC2054 # con0=fd:0,fd:1 is one argument: UML's syntax
+	args=(
+		"mem=$mem"
+		"umid=sandbox-$1" "uml_dir=$2"
+		root=/dev/root rootfstype=hostfs rw "hostfs=$ROOTFS"
+		init=/init "sandbox.run=$1" "sandbox.kernel=$(kernel_name)"
+		con0=fd:0,fd:1 con=null ssl=null ssl0=fd:2 console=ttyS0
+		"${append[@]}"
+	)
+}
+
+# Hand the run to scripts/gdb-uml.sh: the same kernel, memory, parameters
+# and command (or test suite), started under GDB on this terminal.
+exec_gdb() {
+	local -a opts=(--kernel "$kernel" --mem "$mem")
+	local a
+	[[ $build -eq 0 ]] && opts+=(--no-build)
+	[[ $verbose -eq 1 ]] && opts+=(--verbose)
+	for a in "${append[@]}"; do
+		opts+=(--append "$a")
+	done
+	if [[ $test_mode -eq 1 ]]; then
+		cmd=(/tests/run_tests.sh ${test_pattern:+"$test_pattern"})
+	fi
+	if [[ ${#cmd[@]} -gt 0 ]]; then
+		opts+=(-- "${cmd[@]}")
+	fi
+	exec "$TOP/scripts/gdb-uml.sh" "${opts[@]}"
 }
 
 # --- one run --------------------------------------------------------------------
@@ -265,6 +296,16 @@ report_tests() {
 
 main() {
 	parse_args "$@"
+	if [[ $gdb -eq 1 ]]; then
+		exec_gdb
+	fi
+	if [[ $print_args -eq 1 ]]; then
+		resolve_kernel
+		local -a args
+		kernel_args @ID@ @UML_DIR@
+		printf '%s\0' "$kernel_bin" "${args[@]}"
+		exit 0
+	fi
 	local id
 	id="$(date +%Y%m%d-%H%M%S)-$$-$RANDOM"
 	if [[ $list_tests -eq 1 ]]; then
@@ -295,14 +336,8 @@ main() {
 		usage_error "no command and no terminal: give a command after --, or run on a terminal"
 	fi
 
-	local -a args=(
-		"mem=$mem"
-		"umid=sandbox-$id" "uml_dir=$tmp"
-		root=/dev/root rootfstype=hostfs rw "hostfs=$ROOTFS"
-		init=/init "sandbox.run=$id" "sandbox.kernel=$(kernel_name)"
-		con0=fd:0,fd:1 con=null ssl=null ssl0=fd:2 console=ttyS0
-		"${append[@]}"
-	)
+	local -a args
+	kernel_args "$id" "$tmp"
 	printf '%s\n' "\$ ${kernel_bin#"$TOP"/} ${args[*]}" >>"$log"
 
 	# Guest output (console, fd 1) to the terminal and the log; kernel

@@ -14,3 +14,15 @@ die() {
 	done
 	exit "$code"
 }
+
+# usage_error MESSAGE: a bad command line; exits with the caller's E_USAGE.
+usage_error() {
+	printf '%s: error: %s\n' "$SELF" "$1" >&2
+	printf "Try '%s --help' for the options.\n" "$SELF" >&2
+	exit "$E_USAGE"
+}
+
+# need_value OPTION ARGC: an option that takes a value must have one.
+need_value() {
+	[[ $2 -ge 2 ]] || usage_error "option $1 needs a value"
+}
