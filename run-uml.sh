@@ -119,31 +119,6 @@ parse_args() {
 }
 
 # --- build ----------------------------------------------------------------------
-resolve_kernel() {
-	case "$kernel" in
-	patched | base)
-		if [[ $build -eq 1 ]]; then
-			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" ||
-				die "$E_BUILD" "building the $kernel kernel failed (see above)"
-		fi
-		kernel_bin="$BUILD/kernel/$kernel/linux"
-		;;
-	*/*)
-		kernel_bin="$kernel"
-		if [[ $build -eq 1 ]]; then
-			make -s -C "$TOP" rootfs BUILD="$BUILD" ||
-				die "$E_BUILD" "staging the guest root failed (see above)"
-		fi
-		;;
-	*) usage_error "--kernel takes patched, base or a path, not '$kernel'" ;;
-	esac
-	[[ -x "$kernel_bin" ]] ||
-		die "$E_BUILD" "no kernel at ${kernel_bin#"$TOP"/}" \
-			"build it with: make kernel KERNEL=$kernel (or drop --no-build)"
-	[[ -x "$ROOTFS/init" ]] ||
-		die "$E_BUILD" "no guest root at ${ROOTFS#"$TOP"/}" "build it with: make rootfs"
-}
-
 # kernel_args ID UML_DIR: the kernel's command line of run ID, in args
 # (scripts/gdb-uml.sh gets it with --print-args).
 kernel_args() {

@@ -136,30 +136,9 @@ parse_args() {
 }
 
 # --- build ----------------------------------------------------------------------
-# As run-uml.sh's: build what is missing, then check that it is there.
-resolve_kernel() {
-	case "$kernel" in
-	patched | base)
-		if [[ $build -eq 1 ]]; then
-			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" ||
-				die "$E_BUILD" "building the $kernel kernel failed (see above)"
-		fi
-		kernel_bin="$BUILD/kernel/$kernel/linux"
-		;;
-	*/*)
-		kernel_bin="$kernel"
-		if [[ $build -eq 1 ]]; then
-			make -s -C "$TOP" rootfs BUILD="$BUILD" ||
-				die "$E_BUILD" "staging the guest root failed (see above)"
-		fi
-		;;
-	*) usage_error "--kernel takes patched, base or a path, not '$kernel'" ;;
-	esac
-	[[ -x "$kernel_bin" ]] ||
-		die "$E_BUILD" "no kernel at ${kernel_bin#"$TOP"/}" \
-			"build it with: make kernel KERNEL=$kernel (or drop --no-build)"
-	[[ -x "$ROOTFS/init" ]] ||
-		die "$E_BUILD" "no guest root at ${ROOTFS#"$TOP"/}" "build it with: make rootfs"
+# resolve_kernel (scripts/lib.sh), and the GDB helpers next to the kernel.
+resolve_gdb_kernel() {
+	resolve_kernel
 	kernel_dir="$(cd "$(dirname "$kernel_bin")" && pwd)"
 	[[ -f "$kernel_dir/vmlinux-gdb.py" ]] ||
 		printf '%s: warning: no vmlinux-gdb.py next to the kernel: no lx- commands\n  %s\n' \
@@ -387,7 +366,7 @@ run_start() {
 		usage_error "no command and no terminal: give a command after --"
 	fi
 	id="$(date +%Y%m%d-%H%M%S)-$$-$RANDOM"
-	resolve_kernel
+	resolve_gdb_kernel
 	local -a args=()
 	if [[ $dry_run -eq 1 ]]; then
 		kernel_args "$id" "${TMPDIR:-/tmp}/uml-sandbox.XXXXXX"
