@@ -3,17 +3,18 @@
 # Build a kernel per deliberately broken variant of the series and check the suite catches it.
 #
 # Each tests/mutants/*.patch is applied on top of linux/ HEAD in a worktree
-# (build/src/mutant, so linux/ is never touched), built into
-# build/kernel/mutant (incrementally: only mm/mremap.c differs between
-# mutants) and run through the whole guest suite.  A mutant is caught when
+# (so linux/ is never touched), built and run through the whole guest
+# suite.  The worktree and build directory are check-series' own
+# (build/src/bisect, build/kernel/bisect): both end at HEAD, so after one
+# of them only mm/mremap.c recompiles for each mutant.  A mutant is caught when
 # the suite fails.  Prints KTAP: one result per mutant, "ok" when caught.
 set -euo pipefail
 
 readonly SELF="${0##*/}"
 readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
 readonly BUILD="${BUILD:-$TOP/build}"
-readonly WT="$BUILD/src/mutant"
-readonly KD="$BUILD/kernel/mutant"
+readonly WT="$BUILD/src/bisect"
+readonly KD="$BUILD/kernel/bisect"
 
 usage() {
 	cat <<EOF
@@ -38,7 +39,7 @@ main() {
 		exit 64
 	}
 	make -s -C "$TOP" rootfs host-tools
-	"$TOP/scripts/kernel.sh" worktree mutant HEAD
+	"$TOP/scripts/kernel.sh" worktree bisect HEAD
 
 	echo "KTAP version 1"
 	echo "1..${#mutants[@]}"
