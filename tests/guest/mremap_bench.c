@@ -21,10 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mremap_moves.h"
+
 #define KB		(1UL << 10)
 #define MB		(1UL << 20)
 #define PMD		(2 * MB)
-#define COUNTERS	"/sys/kernel/debug/mremap_moves/"
 
 struct scenario {
 	const char *name;
@@ -42,24 +43,6 @@ static const struct scenario scenarios[] = {
 	{ "unaligned_1m5_512k_to_1m",	512 * KB,	1 * MB,		1536 * KB },
 	{ "short_1m_at_512k",		512 * KB,	512 * KB,	1 * MB },
 };
-
-static long counter(const char *name, int reset)
-{
-	char path[128], buf[32] = "";
-	long v = -1;
-	int fd;
-
-	snprintf(path, sizeof(path), COUNTERS "%s", name);
-	fd = open(path, reset ? O_WRONLY : O_RDONLY);
-	if (fd < 0)
-		return -1;
-	if (reset)
-		v = write(fd, "0", 1) == 1 ? 0 : -1;
-	else if (read(fd, buf, sizeof(buf) - 1) > 0)
-		v = strtol(buf, NULL, 10);
-	close(fd);
-	return v;
-}
 
 static long long now_ns(void)
 {
@@ -94,13 +77,13 @@ static int run(const struct scenario *sc, char *src_win, char *dst_win,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != src)
 			return -1;
 		memset(src, r + 1, sc->len);
-		counter("ptes", 1);
-		counter("pmds", 1);
+		mremap_moves_reset("ptes");
+		mremap_moves_reset("pmds");
 		t0 = now_ns();
 		p = mremap(src, sc->len, sc->len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 		ns[r] = now_ns() - t0;
-		ptes = counter("ptes", 0);
-		pmds = counter("pmds", 0);
+		ptes = mremap_moves_read("ptes");
+		pmds = mremap_moves_read("pmds");
 		if (p != dst)
 			return -1;
 		munmap(dst, sc->len);

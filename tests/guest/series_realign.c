@@ -21,45 +21,13 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "mremap_moves.h"
 
 #define KB		(1UL << 10)
 #define MB		(1UL << 20)
 #define PMD		(2 * MB)
 #define PAGE		(4 * KB)
 #define AREA		(64 * MB)
-#define COUNTERS	"/sys/kernel/debug/mremap_moves/"
-
-static long read_counter(const char *name)
-{
-	char path[128], buf[32];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), COUNTERS "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
-static int reset_counter(const char *name)
-{
-	char path[128];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), COUNTERS "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ok = write(fd, "0", 1) == 1;
-	close(fd);
-	return ok ? 0 : -1;
-}
 
 /* A byte that tells which region and which offset it belongs to. */
 static unsigned char pattern(unsigned long seed, unsigned long off)
@@ -179,8 +147,8 @@ FIXTURE_SETUP(move)
 {
 	uintptr_t base;
 
-	if (access(COUNTERS "ptes", R_OK))
-		SKIP(return, "no %s: a kernel without the sandbox counters", COUNTERS);
+	if (access(MREMAP_MOVES "ptes", R_OK))
+		SKIP(return, "no %s: a kernel without the sandbox counters", MREMAP_MOVES);
 
 	/* A PMD-aligned reservation, of which two windows are freed. */
 	self->area = mmap(NULL, AREA + PMD, PROT_NONE,
@@ -222,12 +190,12 @@ TEST_F(move, page_table_work)
 		fill(self->dst_win, PAGE, 77);
 	}
 
-	ASSERT_EQ(reset_counter("ptes"), 0);
-	ASSERT_EQ(reset_counter("pmds"), 0);
+	ASSERT_EQ(mremap_moves_reset("ptes"), 0);
+	ASSERT_EQ(mremap_moves_reset("pmds"), 0);
 	p = mremap(src, variant->len, variant->len,
 		   MREMAP_MAYMOVE | MREMAP_FIXED, dst);
-	pmds = read_counter("pmds");
-	ptes = read_counter("ptes");
+	pmds = mremap_moves_read("pmds");
+	ptes = mremap_moves_read("ptes");
 	ASSERT_EQ(p, dst) TH_LOG("mremap: %s", strerror(errno));
 
 	TH_LOG("moved %lu KB from %#lx to %#lx: %ld pmds, %ld ptes",
