@@ -22,7 +22,9 @@
  *
  * The guards keep src and dst in different PMDs (and page tables).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -225,7 +227,7 @@ TEST_F_TIMEOUT(pmd_move, read_fault, TIMEOUT)
 	ASSERT_EQ(0, move(self, 0));
 	EXPECT_EQ(-1, check(self->dst, PMD / page_size, 0, 1));
 	/* The old range is gone in the host too, not just in the guest. */
-	EXPECT_EQ(0, count_readable(self->src, PMD));
+	EXPECT_EQ((size_t)0, count_readable(self->src, PMD));
 }
 
 /* After a move, a write as first access to each page lands and keeps the rest. */
@@ -348,9 +350,9 @@ TEST_F_TIMEOUT(pmd_move, munmap_after_move, TIMEOUT)
 	EXPECT_EQ(-1, check(self->dst, hole, 0, 1));
 	EXPECT_EQ(-1, check(self->dst + hole_end * page_size,
 			    npages - hole_end, hole_end, 1));
-	EXPECT_EQ(0, count_readable(self->dst + hole * page_size,
+	EXPECT_EQ((size_t)0, count_readable(self->dst + hole * page_size,
 				    (hole_end - hole) * page_size));
-	EXPECT_EQ(0, count_readable(self->src, 2 * PMD));
+	EXPECT_EQ((size_t)0, count_readable(self->src, 2 * PMD));
 }
 
 /*
@@ -474,7 +476,7 @@ TEST_F_TIMEOUT(pmd_move, multi_pmd, TIMEOUT)
 	for (i = 1; i < npages; i += 2)
 		ASSERT_EQ(-1, check(self->dst + i * page_size, 1, i, 1));
 	EXPECT_EQ(-1, check(self->dst, npages, 0, 1));
-	EXPECT_EQ(0, count_readable(self->src, len));
+	EXPECT_EQ((size_t)0, count_readable(self->src, len));
 }
 
 /*
@@ -503,7 +505,7 @@ TEST_F_TIMEOUT(pmd_move, chained_into_vacated, TIMEOUT)
 	EXPECT_EQ(-1, check(self->dst, n, 0, 1));
 	EXPECT_EQ(-1, check(s, n, n, 1));
 	EXPECT_EQ(-1, check(s + PMD, n, 2 * n, 1));
-	EXPECT_EQ(0, count_readable(s + 2 * PMD, PMD));
+	EXPECT_EQ((size_t)0, count_readable(s + 2 * PMD, PMD));
 }
 
 /*
@@ -520,7 +522,7 @@ TEST_F_TIMEOUT(pmd_move, round_trip, TIMEOUT)
 	ASSERT_EQ(self->src, mremap(self->dst, PMD, PMD,
 				    MREMAP_MAYMOVE | MREMAP_FIXED, self->src));
 	EXPECT_EQ(-1, check(self->src, npages, 0, 1));
-	EXPECT_EQ(0, count_readable(self->dst, PMD));
+	EXPECT_EQ((size_t)0, count_readable(self->dst, PMD));
 }
 
 /* Two adjacent PUD-aligned gigabytes: src, then dst. */
@@ -573,8 +575,8 @@ TEST_F_TIMEOUT(pud_move, one_gb, TIMEOUT)
 	}
 	EXPECT_EQ(-1, check(p + PUD - PMD, per_pmd,
 			    PUD / page_size - per_pmd, 8));
-	EXPECT_EQ(0, count_readable(self->src, PMD));
-	EXPECT_EQ(0, count_readable(self->src + PUD - PMD, PMD));
+	EXPECT_EQ((size_t)0, count_readable(self->src, PMD));
+	EXPECT_EQ((size_t)0, count_readable(self->src + PUD - PMD, PMD));
 }
 
 TEST_HARNESS_MAIN
