@@ -52,7 +52,8 @@ install_busybox() {
 link_applets() {
 	local -r root="$1"
 	local applet
-	[[ -e "$root/bin/sh" ]] && return 0
+	# -L, not -e: the links point to /bin/busybox, which the host may lack.
+	[[ -L "$root/bin/sh" ]] && return 0
 	while read -r applet; do
 		mkdir -p "$root/${applet%/*}"
 		[[ -L "$root/$applet" || -e "$root/$applet" ]] || ln -s /bin/busybox "$root/$applet"
