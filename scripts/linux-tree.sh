@@ -186,28 +186,47 @@ import_source() {
 	mv "$tmp" "$LINUX"
 }
 
-# git am every patch; on failure leave linux/ exactly at the last good commit.
+# Every path a patch creates, changes or deletes, as sparse-checkout patterns.
+patched_paths() {
+	sed -n 's|^diff --git a/\(.*\) b/\(.*\)$|/\1\n/\2|p' "${PATCH_FILES[@]}" | sort -u
+}
+
+# git am every patch in a sparse worktree holding only the files the patches
+# touch, then move linux/ to the result.  The checkout rewrites only the
+# files whose content differs, so a changed patch rebuilds only what it
+# changes (re-applying on top of 'base' in linux/ itself would give every
+# patched file, mm.h among them, a new mtime: a full kernel rebuild).  A
+# patch that fails, or an interrupt, leaves linux/ exactly as it was.
 apply_patches() {
-	local f n=0
-	g checkout -q --detach base 2>/dev/null || true
-	g checkout -q -B main base
-	g tag -f series-base base >/dev/null
+	local -r tmp="$LINUX.applying"
+	local f n=0 sbase
+	rm -rf "$tmp"
+	g worktree prune
+	g worktree add -q --no-checkout --detach "$tmp" base
+	git -C "$tmp" sparse-checkout set --no-cone $(patched_paths) 2>/dev/null
+	git -C "$tmp" checkout -q --detach base
+	sbase="$(g rev-parse base)"
 	for f in "${PATCH_FILES[@]}"; do
-		if ! g am -q --committer-date-is-author-date --keep-cr "$f" 2>"$LINUX/.git/sandbox/am.err"; then
+		if ! git -C "$tmp" am -q --committer-date-is-author-date --keep-cr "$f" \
+			2>"$LINUX/.git/sandbox/am.err"; then
 			local reason
 			reason="$(grep -v '^hint:' "$LINUX/.git/sandbox/am.err" | head -n 5)"
-			g am --abort >/dev/null 2>&1 || true
-			g reset -q --hard
+			g worktree remove --force "$tmp" >/dev/null 2>&1 || rm -rf "$tmp"
+			g worktree prune
 			die "$E_APPLY" "patch ${f#"$TOP"/} does not apply" \
 				"git am: $reason" \
-				"linux/ is left clean at: $(g log -1 --format='%h %s')" \
+				"linux/ is left as it was: $(g log -1 --format='%h %s')" \
 				"fix the patch (or patches/series) and run make again"
 		fi
 		n=$((n + 1))
 		if [[ "$f" == "$PATCHES/sandbox/"* ]]; then
-			g tag -f series-base HEAD >/dev/null
+			sbase="$(git -C "$tmp" rev-parse HEAD)"
 		fi
 	done
+	local -r new="$(git -C "$tmp" rev-parse HEAD)"
+	g worktree remove --force "$tmp"
+	g tag -f series-base "$sbase" >/dev/null
+	g checkout -q -B main "$new"
 	echo "  APPLY   $n patches ($(g rev-list --count series-base..HEAD) of the series)"
 	save_state
 }

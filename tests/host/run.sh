@@ -179,6 +179,20 @@ test_failed_apply_leaves_tree_clean() {
 	[[ -z "$(git -C "$fake/linux" status --porcelain)" ]] || fail "linux/ is not clean"
 }
 
+# Re-applying changed patches rewrites only files whose content changes:
+# an unchanged result keeps its mtime, so the kernel is not rebuilt.
+test_reapply_keeps_unchanged_files() {
+	setup_fake mtime
+	touch -d '2001-01-01' "$fake/linux/mm/mremap.c"
+	# A new commit message: new commits, the same files.
+	sed -i 's/spell three/spell 3/' "$fake/patches/"*.patch
+	tree prepare >"$scratch/mtime.out" 2>&1 || fail "prepare failed" || return
+	expect_grep "REAPPLY" "$scratch/mtime.out" "re-applied" || return
+	expect_grep "spell 3" <(git -C "$fake/linux" log -1 --format=%s) "new commit" || return
+	[[ "$(stat -c %Y "$fake/linux/mm/mremap.c")" == "$(date -d 2001-01-01 +%s)" ]] ||
+		fail "mm/mremap.c was rewritten although its content is the same"
+}
+
 # A series file naming a missing patch is an error that says so.
 test_series_names_missing_patch() {
 	local rc=0
