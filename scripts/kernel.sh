@@ -134,12 +134,22 @@ config_stale() {
 	return 1
 }
 
-# True when something in the source tree changed since the last good build.
+# True when something in the source tree changed since the last good build:
+# a file or directory (a file created, removed or renamed) with an mtime or
+# ctime not older than the stamp.  build/host/stale (scripts/stale.c) walks
+# the tree with two threads; find is the fallback before it is built.
 build_stale() {
 	[[ -f "$STAMP" && -x "$KDIR/linux" ]] || return 0
 	[[ "$KDIR/.config" -nt "$STAMP" || "$0" -nt "$STAMP" ]] && return 0
-	[[ "$(cat "$STAMP")" == "$SRC" ]] || return 0
-	[[ -n "$(find "$SRC" -path "$SRC/.git" -prune -o -newer "$STAMP" -type f -print -quit)" ]]
+	[[ "$(cat "$STAMP")" == "watch $SRC" ]] || return 0
+	local rc=0
+	"$BUILD/host/stale" "$STAMP" 2>/dev/null || rc=$?
+	case "$rc" in
+	0) return 0 ;;
+	1) return 1 ;;
+	esac
+	[[ -n "$(find "$SRC" -name .git -prune -o -name __pycache__ -prune -o \
+		-newer "$STAMP" -print -quit)" ]]
 }
 
 cmd_build() {
@@ -156,7 +166,7 @@ cmd_build() {
 	# The stamp is taken before the build: a file edited during the build
 	# is newer than it and triggers the next one.
 	local -r next="$STAMP.next"
-	echo "$SRC" >"$next"
+	echo "watch $SRC" >"$next"
 	if ! kmake all; then
 		rm -f "$next"
 		die "$E_BUILD" "the kernel build failed (errors above)" \

@@ -102,6 +102,139 @@ test_bad_options() {
 	done
 }
 
+# --- staleness: what triggers a rebuild or a restage ---------------------------
+
+# build/host/stale, built here so the tests do not need make all.
+stale_bin() {
+	[[ -x "$scratch/stale" ]] ||
+		cc -O2 -Wall -Wextra -o "$scratch/stale" "$TOP/scripts/stale.c" -pthread
+	printf '%s\n' "$scratch/stale"
+}
+
+# stale_after WHAT CMD...: make a fresh stamp of a small tree, run CMD on
+# the tree, and print the helper's verdict (0 stale, 1 up to date).
+stale_after() {
+	local -r what="$1" t="$scratch/st-tree"
+	shift
+	local rc=0
+	rm -rf "$t" "$scratch/st-stamp"
+	mkdir -p "$t/mm/deep/er" "$t/.git" "$t/scripts/__pycache__"
+	echo "int x;" >"$t/mm/mremap.c"
+	echo "int y;" >"$t/mm/deep/er/old.h"
+	echo x >"$t/.git/index"
+	ln -s mm/mremap.c "$t/link"
+	touch -d '2000-01-01' "$t/mm/deep/er/old.h"
+	sleep 0.02
+	{ echo "watch $t"; echo "need $t/mm/mremap.c"; } >"$scratch/st-stamp"
+	sleep 0.02
+	(cd "$t" && eval "$*")
+	"$(stale_bin)" -v "$scratch/st-stamp" >"$scratch/st.out" || rc=$?
+	diag "$what: $(cat "$scratch/st.out") (exit $rc)"
+	return "$rc"
+}
+
+# Every kind of change to a watched tree is seen, however deep; an
+# unchanged tree, and changes inside .git or __pycache__, are not.
+test_stale_sees_every_change() {
+	local change rc
+	for change in "echo '/* edit */' >>mm/mremap.c" \
+		"echo 'int z;' >mm/deep/er/new.c" \
+		"rm mm/deep/er/old.h" \
+		"mv mm/deep/er/old.h mm/deep/er/moved.h" \
+		"mkdir mm/deep/er/sub" \
+		"echo 'int w;' >mm/deep/er/old.h; touch -d '2000-01-01' mm/deep/er/old.h" \
+		"chmod +x mm/deep/er/old.h" \
+		"ln -sfn deep link" \
+		"rm mm/mremap.c; mkdir mm/mremap.c"; do
+		rc=0
+		stale_after "$change" "$change" || rc=$?
+		expect_status 0 "$rc" "stale after: $change" || return
+	done
+	for change in true "echo y >.git/index" "echo c >scripts/__pycache__/x.pyc" \
+		"cat mm/mremap.c >/dev/null"; do
+		rc=0
+		stale_after "$change" "$change" || rc=$?
+		expect_status 1 "$rc" "up to date after: $change" || return
+	done
+}
+
+# A product listed as needed that is missing makes the build stale.
+test_stale_needs_products() {
+	local rc=0
+	stale_after "product removed" "rm -f '$scratch/st-tree/mm/mremap.c'" || rc=$?
+	expect_status 0 "$rc" "product removed" || return
+	expect_grep '^(missing|changed) ' "$scratch/st.out" "reason given"
+}
+
+# kernel.sh build runs kbuild after any edit in the source tree, new files
+# and old mtimes included, and never when nothing changed: a stand-in
+# tree whose Makefile counts the builds.
+test_kernel_rebuilt_exactly_when_stale() {
+	local -r src="$scratch/ksrc" kdir="$scratch/kdir" b="$scratch/kbuild"
+	local n
+	mkdir -p "$src/arch/um" "$src/mm" "$kdir" "$b/host"
+	cp "$(stale_bin)" "$b/host/stale"
+	# shellcheck disable=SC2016 # make's variables, for the stand-in Makefile
+	printf 'all:\n\techo built >>$(O)/builds\n\tprintf "#!/bin/sh\\n" >$(O)/linux\n\tchmod +x $(O)/linux\n' \
+		>"$src/Makefile"
+	echo "int x;" >"$src/mm/mremap.c"
+	touch "$kdir/.config"
+	kbuild() {
+		SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/kernel.sh" build >/dev/null
+		n="$(wc -l <"$kdir/builds")"
+	}
+	kbuild
+	expect_status 1 "$n" "builds after the first build" || return
+	kbuild
+	expect_status 1 "$n" "builds after an unchanged tree" || return
+	for change in "echo '/* x */' >>mm/mremap.c" "echo 'int y;' >mm/new.c" \
+		"echo 'int z;' >mm/mremap.c; touch -d 2000-01-01 mm/mremap.c" \
+		"rm mm/new.c"; do
+		local want=$((n + 1))
+		sleep 0.02
+		(cd "$src" && eval "$change")
+		kbuild
+		expect_status "$want" "$n" "builds after: $change" || return
+		kbuild
+		expect_status "$want" "$n" "builds after: $change, then nothing" || return
+	done
+}
+
+# Staging the guest root copies what changed and leaves the rest alone.
+test_rootfs_restaged_exactly() {
+	local -r root="$scratch/root" tests="$scratch/tests-out"
+	local before after
+	[[ -x "$TOP/build/rootfs/bin/busybox" ]] || skip "no staged root yet (make rootfs)" || return
+	mkdir -p "$root/bin" "$tests/sandbox"
+	cp "$TOP/build/rootfs/bin/busybox" "$root/bin/"
+	echo one >"$tests/sandbox/a"
+	echo two >"$tests/sandbox/b"
+	"$TOP/scripts/stage-rootfs.sh" "$root" "$tests" >/dev/null
+	before="$(stat -c '%n %i %Y' "$root"/tests/sandbox/* "$root/init")"
+	"$TOP/scripts/stage-rootfs.sh" "$root" "$tests" >/dev/null
+	after="$(stat -c '%n %i %Y' "$root"/tests/sandbox/* "$root/init")"
+	[[ "$before" == "$after" ]] || fail "an unchanged stage rewrote files" || return
+	sleep 0.02
+	echo three >"$tests/sandbox/b"
+	"$TOP/scripts/stage-rootfs.sh" "$root" "$tests" >/dev/null
+	[[ "$(cat "$root/tests/sandbox/b")" == three ]] || fail "a changed test was not restaged" || return
+	diag "changed test restaged, unchanged files kept"
+}
+
+# make all on an unchanged tree does nothing (its stamp is not rewritten);
+# run-uml.sh relies on it before every boot.
+test_make_all_unchanged_is_noop() {
+	local -r stamp="$TOP/build/.uptodate-patched"
+	local before
+	[[ -x "$TOP/build/host/stale" && -f "$stamp" ]] || skip "not built yet (make all)" || return
+	"$TOP/build/host/stale" "$stamp" && skip "the tree changed since the last make all" || true
+	before="$(stat -c %Y.%i "$stamp")"
+	make -s -C "$TOP" all KERNEL=patched >"$scratch/noop.out" 2>&1 ||
+		fail "make all failed: $(tail -n 3 "$scratch/noop.out")" || return
+	[[ ! -s "$scratch/noop.out" ]] || fail "make all printed: $(head -n 3 "$scratch/noop.out")" || return
+	[[ "$(stat -c %Y.%i "$stamp")" == "$before" ]] || fail "make all rebuilt an unchanged tree"
+}
+
 # --- linux-tree.sh ------------------------------------------------------------
 # A small stand-in for linux/ (the real import takes a minute): the same
 # git layout, tags and state the import leaves.
