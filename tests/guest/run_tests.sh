@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Run the guest test suite listed in tests.list and print KTAP.
+# Run the guest test suite listed in tests.list and skipped.list, print KTAP.
 #
 # Usage: run_tests.sh [-o FILE] [--list] [PATTERN]
 #   PATTERN   run only the tests whose name contains it (shell glob allowed)
@@ -22,6 +22,9 @@
 
 cd "$(dirname "$0")" || exit 64
 LIST=./tests.list
+# Tests that cannot run here, one "NAME REASON..." a line: each is reported
+# as "ok N NAME # SKIP REASON", never dropped and never counted as a pass.
+SKIPPED=./skipped.list
 out=/dev/null
 list=0
 pattern=
@@ -41,12 +44,26 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-# The entries to run, one per line: NAME TIMEOUT COMMAND...
+# The entries of a list file, without comments and blank lines.
+entries() {
+	[ -f "$1" ] || return 0
+	grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$'
+}
+
+# The entries to run, one per line: NAME TIMEOUT COMMAND... or NAME SKIP REASON...
 select_tests() {
-	grep -v '^[[:space:]]*#' "$LIST" | grep -v '^[[:space:]]*$' |
-	while read -r name rest; do
+	{
+		entries "$LIST"
+		entries "$SKIPPED" | sed 's/^[[:space:]]*[^[:space:]]*/& SKIP/'
+	} | while read -r name rest; do
 		case "$name" in
-		*$pattern*) echo "$name $rest" ;;
+		*$pattern*)
+			# Stress tests take minutes: only a pattern runs them.
+			case "$name:$pattern:$rest" in
+			*/stress-*::*) echo "$name SKIP slow: run by make stress (or --test $name)" ;;
+			*) echo "$name $rest" ;;
+			esac
+			;;
 		esac
 	done
 }
