@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Host side of the confinement test: a canary outside the guest root stays unread and unchanged.
+#
+# Usage: tests/host/test_confine.sh [PATTERN]   (runs the test_* functions matching it)
+# Needs a built kernel and rootfs (make all); prints KTAP.
+#
+# A canary file with a random token is made next to the staged root
+# (build/confine-canary.*/canary, outside it), its access time set to 2000.
+# The guest runs tests/guest/confine.c as root with sandbox.canary=<its
+# host path>, so that every way out it tries aims at the canary.  Then the
+# host checks: the guest test passed, the token is in no output, the
+# canary's content, mode, mtime and atime are as they were, no file the
+# guest makes on an escape (confine-escaped.*) exists, and the root holds
+# no device node and no set-ID file.
+#
+# KERNEL=patched (default), base, or the path of a UML binary: the kernel
+# to test.  A kernel without the sandbox's hostfs patch must fail.
+set -euo pipefail
+
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
+readonly RUN="$TOP/run-uml.sh"
+readonly BUILD="${BUILD:-$TOP/build}"
+readonly ROOTFS="$BUILD/rootfs"
+# shellcheck source=tests/host/lib.sh
+source "$TOP/tests/host/lib.sh"
+
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-confine-tests.XXXXXX")"
+canary_dir="$(mktemp -d "$BUILD/confine-canary.XXXXXX")"
+readonly canary="$canary_dir/canary"
+readonly token="canary-$$-$RANDOM$RANDOM"
+
+# Wherever an escaped guest could have written: the root's parents, the
+# host's /, and the canary's directory.
+escaped_files() {
+	find "$canary_dir" "$BUILD" "$TOP" / -maxdepth 1 -name 'confine-escaped.*' 2>/dev/null
+}
+
+cleanup() {
+	# An unconfined kernel leaves files behind: remove them, they were counted.
+	escaped_files | xargs -r rm -f
+	rm -rf "$scratch" "$canary_dir"
+}
+trap cleanup EXIT
+
+canary_state() {
+	stat -c '%a %s %Y %X' "$canary"
+	sha256sum <"$canary"
+}
+
+# One guest run for all the checks below; its results stay in $scratch.
+setup_run() {
+	printf '%s\n' "$token" >"$canary"
+	chmod 0644 "$canary"
+	touch -a -d '2000-01-01 00:00:00' "$canary"
+	canary_state >"$scratch/before"
+	local rc=0 start end
+	start=$(date +%s)
+	"$RUN" --no-build --kernel "${KERNEL:-patched}" -t 180 -a "sandbox.canary=$canary" -- \
+		/tests/sandbox/confine >"$scratch/out" 2>"$scratch/err" </dev/null || rc=$?
+	end=$(date +%s)
+	echo "$rc" >"$scratch/rc"
+	echo "guest run: exit $rc in $((end - start)) s (kernel ${KERNEL:-patched})" >"$scratch/summary"
+}
+
+# The guest's own test passes: every attempt failed in the guest.
+test_guest_attempts_fail() {
+	diag "$(cat "$scratch/summary")"
+	expect_status 0 "$(cat "$scratch/rc")" "/tests/sandbox/confine as guest root" && return
+	grep -E '^(not )?ok|confine.c:' "$scratch/out" | sed 's/^/# /' | head -n 40
+	return 1
+}
+
+# The canary's token appears in no output: nothing read it.
+test_canary_unread() {
+	if grep -q -- "$token" "$scratch/out" "$scratch/err"; then
+		grep -h -- "$token" "$scratch/out" "$scratch/err" | sed 's/^/# /' | head -n 5
+		fail "the guest read the canary"
+		return
+	fi
+	local atime
+	atime="$(stat -c %X "$canary")"
+	[[ "$atime" == "$(awk 'NR == 1 { print $4 }' "$scratch/before")" ]] ||
+		fail "the canary's access time changed: it was read" || return
+	diag "canary not in the output, atime unchanged"
+}
+
+# Content, size, mode and mtime of the canary are as they were.
+test_canary_unchanged() {
+	canary_state >"$scratch/after"
+	if ! cmp -s "$scratch/before" "$scratch/after"; then
+		diff "$scratch/before" "$scratch/after" | sed 's/^/# /'
+		fail "the canary changed (mode size mtime atime / sha256)"
+		return
+	fi
+	diag "canary unchanged: $(head -n 1 "$scratch/after")"
+}
+
+# No file appeared outside the root.
+test_no_file_outside() {
+	local -a found
+	mapfile -t found < <(escaped_files)
+	if [[ ${#found[@]} -gt 0 ]]; then
+		printf '# made by the guest: %s\n' "${found[@]}"
+		fail "the guest created files outside its root"
+		return
+	fi
+	[[ "$(ls -A "$canary_dir")" == canary ]] ||
+		fail "new files next to the canary: $(ls -A "$canary_dir")" || return
+	diag "no confine-escaped.* in the canary's directory, $BUILD, $TOP or /"
+}
+
+# The root holds no device node and no set-ID file (the guest's mknod and
+# chmod u+s would be real ones on the host).
+test_no_device_or_setid() {
+	local -a found
+	mapfile -t found < <(find "$ROOTFS" -xdev \( -type b -o -type c -o \
+		\( -type f -perm /6000 \) \) -print 2>/dev/null | head -n 10)
+	if [[ ${#found[@]} -gt 0 ]]; then
+		printf '# %s\n' "${found[@]}"
+		fail "device nodes or set-ID files in the guest root"
+		return
+	fi
+	diag "no device node, no set-ID file in ${ROOTFS#"$TOP"/}"
+}
+
+main() {
+	[[ -x "$ROOTFS/tests/sandbox/confine" ]] || {
+		echo "test_confine.sh: no /tests/sandbox/confine in the guest root: run make rootfs" >&2
+		exit 4
+	}
+	setup_run
+	ktap_run_all test_confine "${1:-}"
+}
+
+main "$@"
