@@ -13,8 +13,9 @@
  * with the warning, by design; run_tests.sh reports that as XFAIL there.
  *
  * The shift is made deterministic with the sandbox's debugfs knob
- * /sys/kernel/debug/exec_stack_shift; "random" variants leave it alone and
- * rely on the kernel's own stack randomization, as in real life.
+ * /sys/kernel/debug/exec_stack_shift.  "--stress N" leaves it alone and
+ * relies on the kernel's own stack randomization, as in real life (make
+ * stress, a few minutes).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -210,9 +211,69 @@ TEST_F(exec_shift, args_intact_no_warning)
 				      warnings, variant->execs, variant->shift / KB);
 }
 
+/*
+ * --stress N: the randomized variant, for realism.  N execs with 5 MB of
+ * arguments and the kernel's own random stack shift (the knob left at 0);
+ * only the execs whose shift happens to be a PMD multiple can warn, so the
+ * base kernel needs thousands.  Stops at the first warning.  Prints TAP;
+ * exit 0 no warning and every exec intact, 1 otherwise.
+ */
+static int stress_main(unsigned int execs)
+{
+	struct rlimit rl = { .rlim_cur = 256 * MB, .rlim_max = 256 * MB };
+	unsigned int nargs = 5 * MB / ARG_LEN, i;
+	char **args = calloc(nargs + 4, sizeof(char *));
+	char count[16];
+	int kmsg, status, warnings = 0;
+	pid_t pid;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("TAP version 13\n1..1\n");
+	if (!args || setrlimit(RLIMIT_STACK, &rl) ||
+	    (access(KNOB, W_OK) == 0 && write_knob(0))) {
+		printf("not ok 1 exec_shift_stress # setup: %s\n", strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < nargs; i++)
+		if (!(args[i + 3] = make_arg(i, ARG_LEN)))
+			return 1;
+	snprintf(count, sizeof(count), "%u", nargs);
+	args[0] = "/proc/self/exe";
+	args[1] = CHILD_FLAG;
+	args[2] = count;
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg < 0 || lseek(kmsg, 0, SEEK_END)) {
+		printf("not ok 1 exec_shift_stress # /dev/kmsg: %s\n", strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < execs && !warnings; i++) {
+		pid = fork();
+		if (pid == 0) {
+			execv("/proc/self/exe", args);
+			_exit(20);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+		    !WIFEXITED(status) || WEXITSTATUS(status)) {
+			printf("# exec %u: child status 0x%x (exit 10 argc, 11 argument, 12 stack, 20 exec failed)\n",
+			       i, pid < 0 ? -1 : status);
+			printf("not ok 1 exec_shift_stress\n");
+			return 1;
+		}
+		warnings = kmsg_count(kmsg, "WARNING:");
+		if ((i + 1) % 1000 == 0)
+			printf("# %u execs, no warning yet\n", i + 1);
+	}
+	printf("# %u of %u execs with %u KB of arguments, random stack shift: %d kernel WARNING(s)\n",
+	       i, execs, nargs * (unsigned int)(ARG_LEN / KB), warnings);
+	printf("%s 1 exec_shift_stress\n", warnings ? "not ok" : "ok");
+	return warnings ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], CHILD_FLAG))
 		return child_main(argc, argv);
+	if (argc == 3 && !strcmp(argv[1], "--stress"))
+		return stress_main(strtoul(argv[2], NULL, 10));
 	return test_harness_run(argc, argv);
 }
