@@ -138,6 +138,8 @@ help:
 	@echo '                          tests matching pattern (e.g. T=mremap)'
 	@echo '  check-ab              - the series/* tests must fail on KERNEL=base'
 	@echo '  check-host            - only the host tests of the tooling'
+	@echo '  check-hard            - hardening: real crashes in the guest (lkdtm, hung task,'
+	@echo '                          soft lockup, OOM kill) fail the run with their class'
 	@echo '  check-guest           - only the guest suite (T=pattern selects tests)'
 	@echo '  compare               - the guest suite on base and patched, side by side'
 	@echo '  check-series          - every prefix of the series builds, checkpatch clean'
@@ -195,7 +197,7 @@ rootfs: tests
 	$(Q)$(TOP)/scripts/stage-rootfs.sh "$(ROOTFS)" "$(TESTS_OUT)"
 
 # --- host tools ----------------------------------------------------------------
-HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale
+HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale $(BUILD)/host/splat-class
 
 PHONY += host-tools
 host-tools: $(HOST_TOOLS)
@@ -234,6 +236,16 @@ endif
 check-host: all
 	$(Q)$(TOP)/tests/host/run.sh
 	$(Q)$(TOP)/tests/host/test_gdb.sh
+	$(Q)$(TOP)/tests/host/test_confine.sh
+
+# Hardening tests too slow for make check (a guest per case): one script
+# per concern in tests/host/, each printing KTAP.  All of them run, even
+# after a failure, and the target fails if one did.
+HARD_TESTS := $(TOP)/tests/host/test_crash.sh
+
+PHONY += check-hard
+check-hard: all
+	$(Q)rc=0; for t in $(HARD_TESTS); do $$t || rc=1; done; exit $$rc
 
 check-guest: all
 	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --test '$(T)'

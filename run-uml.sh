@@ -16,7 +16,8 @@ readonly BUILD="${BUILD:-$TOP/build}"
 readonly ROOTFS="$BUILD/rootfs"
 
 # Exit codes of our own; anything else is the guest command's status.
-readonly E_USAGE=64 E_BUILD=70 E_SPLAT=121 E_TIMEOUT=124 E_DIED=125
+readonly E_USAGE=64 E_BUILD=70 E_NOTEST=72 E_SPLAT=121 E_KILLED=122 E_TIMEOUT=124 \
+	E_DIED=125
 
 usage() {
 	cat <<EOF
@@ -47,12 +48,18 @@ Environment:
   BUILD      build output directory (default: build/ next to this script)
   KERNEL     default for --kernel
   TMPDIR     where each run's private temp directory goes (default /tmp)
+  SANDBOX_DECODE  0: do not decode a splat's call trace to file:line
 
 Exit codes:
   0-255  the guest command's exit status (127: command not found), except:
-  $E_USAGE     bad usage            $E_BUILD     the build failed
-  $E_SPLAT    kernel WARNING, BUG, Oops or panic in the console
+  $E_USAGE     bad usage (unknown option, missing or malformed value)
+  $E_BUILD     the build failed     $E_NOTEST     no guest test matches the --test pattern
+  $E_NOSPACE     the disk is full
+  $E_SPLAT    a kernel splat in the console, its class printed: WARNING, BUG,
+               exception, panic, hung task, soft lockup, RCU stall, OOM kill
+  $E_KILLED    the kernel was killed by a signal on the host (e.g. kill -9, OOM)
   $E_TIMEOUT    timed out            $E_DIED    the guest ended without a status
+  130, 143  run-uml.sh itself got Ctrl-C (SIGINT) or SIGTERM: the guest is stopped
 
 Logs: build/logs/<date>-<id>.log holds the whole console of every run.
 EOF
@@ -98,7 +105,8 @@ parse_args() {
 		--print-args) print_args=1; shift ;;
 		-v | --verbose) verbose=1; shift ;;
 		--) shift; cmd=("$@"); break ;;
-		*) usage_error "unknown option '$1'" ;;
+		-*) usage_error "unknown option '$1'" ;;
+		*) usage_error "'$1' is not an option: put the guest command after --, as in: $SELF -- $*" ;;
 		esac
 	done
 	if [[ -n "$timeout" ]] && ! [[ "$timeout" =~ ^[0-9]+$ ]]; then
@@ -217,18 +225,52 @@ sh_quote() {
 	printf '%s\n' "$out"
 }
 
-# Print the kernel splats of a console log; true when there is one.
+# The splat classifier (scripts/splat-class.c) on stdout; built here when
+# make has not (--no-build), into a temp name first: guests run in parallel.
+splat_classifier() {
+	local -r bin="$BUILD/host/splat-class" src="$TOP/scripts/splat-class.c"
+	if [[ ! -x "$bin" || "$src" -nt "$bin" ]]; then
+		mkdir -p "${bin%/*}"
+		"${HOSTCC:-cc}" -O2 -Wall -o "$bin.$$" "$src" && mv -f "$bin.$$" "$bin" ||
+			return 1
+	fi
+	printf '%s\n' "$bin"
+}
+
+# show_splats LOG: classify the console's kernel splats and print the first
+# (class: ..., classes: ..., lines: ..., then the splat); its raw lines go
+# to $tmp/trace.  True when there is one.  Without a classifier, the
+# marker lines alone, as class "unknown": a splat is never missed.
 show_splats() {
-	local -r log="$1"
-	awk '
-	/------------\[ cut here \]------------/ { in_splat = 1 }
-	/WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel/ {
-		in_splat = 1; found = 1
-	}
-	in_splat { print "  | " $0; lines++ }
-	/---\[ end trace|---\[ end Kernel panic/ { if (in_splat) print "  |"; in_splat = 0 }
-	lines > 200 { exit }
-	END { exit !found }' "$log"
+	local -r log="$1" markers='WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel|Kernel mode fault|blocked for more than|invoked oom-killer'
+	local bin rc=0
+	if bin="$(splat_classifier)"; then
+		"$bin" -t "$tmp/trace" "$log" || rc=$?
+		[[ $rc -le 1 ]] && return "$rc"
+	fi
+	grep -qE "$markers" "$log" || return 1
+	printf 'class: unknown\nclasses: unknown\n'
+	grep -E "$markers" "$log" | head -n 40 | sed 's/^/  | /'
+}
+
+# Print the splat's call trace decoded to file:line by the tree's
+# scripts/decode_stacktrace.sh (SANDBOX_DECODE=0: do not).
+decode_splat() {
+	local -r decode="$TOP/linux/scripts/decode_stacktrace.sh"
+	# shellcheck disable=SC2154 # kernel_bin is set by resolve_kernel (lib.sh)
+	local vmlinux="${kernel_bin%/*}/vmlinux"
+	[[ "${SANDBOX_DECODE:-1}" != 0 && -x "$decode" && -s "$tmp/trace" ]] || return 0
+	grep -q '\[<[0-9a-f]*>\]\|RIP: ' "$tmp/trace" || return 0
+	[[ -f "$vmlinux" ]] || vmlinux="$kernel_bin"
+	printf 'decoded (%s %s):\n' "${decode#"$TOP"/}" "${vmlinux#"$TOP"/}"
+	# The faulting RIP and the top frames: one addr2line on the whole
+	# vmlinux per line costs about a second.  Frames at a function's first
+	# byte (+0x0/) are stale words UML's stack scan picks up, not calls.
+	# The build is out of tree: strip its way back to the source.
+	grep -m 1 'RIP: ' "$tmp/trace" >"$tmp/frames" || true
+	grep '\[<[0-9a-f]*>\]' "$tmp/trace" | grep -v '+0x0/' | head -n 8 >>"$tmp/frames" || true
+	timeout 60 "$decode" "$vmlinux" "${vmlinux%/*}/../../.." <"$tmp/frames" 2>/dev/null |
+		grep -E 'RIP: |\(.*:[0-9]+' | head -n 40 | sed 's/^/  | /' || true
 }
 
 # In --test mode the guest runner attributes each splat to a test; splats
@@ -336,7 +378,8 @@ main() {
 	fi
 
 	local uml_rc=0
-	wait "$uml_pid" || uml_rc=$?
+	# Without stderr: bash's "Killed" job notice says less than ours below.
+	{ wait "$uml_pid"; } 2>/dev/null || uml_rc=$?
 	uml_pid=
 	# The guest's processes are in UML's group; none may outlive it.
 	kill_guest
@@ -355,21 +398,46 @@ main() {
 		rc=$E_TIMEOUT
 	elif [[ -f "$run_dir/status" ]]; then
 		rc="$(cat "$run_dir/status")"
+		# The runner's one usage error here: a pattern that matches no
+		# test (it said so above).  Not a test failure.
+		if [[ $test_mode -eq 1 && "$rc" -eq 64 && ! -f "$run_dir/results.ktap" ]]; then
+			printf "%s: error: no guest test matches '%s': see the names with %s --list-tests\n" \
+				"$SELF" "$test_pattern" "$SELF" >&2
+			exit "$E_NOTEST"
+		fi
 	elif [[ $interactive -eq 1 ]]; then
 		# poweroff in the shell ends the session at once: a success.
 		rc=0
+	elif [[ $uml_rc -gt 128 ]]; then
+		# Killed from outside (kill -9, the host's OOM killer) or
+		# crashed: the guest could not say anything.
+		printf '%s: error: the kernel process died of SIG%s on the host; no guest process is left\n' \
+			"$SELF" "$(kill -l "$((uml_rc - 128))" 2>/dev/null || echo "$((uml_rc - 128))")" >&2
+		printf '  log: %s (run again; kill -9 and the host OOM killer cause this)\n' \
+			"${log#"$TOP"/}" >&2
+		rc=$E_KILLED
 	else
 		printf '%s: error: the guest ended without reporting a status (UML exit %s)\n' \
 			"$SELF" "$uml_rc" >&2
 		printf '  log: %s\n' "${log#"$TOP"/}" >&2
 		rc=$E_DIED
+		# The guest writes its status into build/rootfs: a full disk
+		# loses it.
+		explain_disk_full && rc=$E_NOSPACE
 	fi
 	if show_splats "$log" >"$tmp/splat"; then
-		printf '%s: kernel splat in the console:\n' "$SELF" >&2
-		cat "$tmp/splat" >&2
+		local class classes
+		class="$(sed -n 's/^class: //p' "$tmp/splat")"
+		classes="$(sed -n 's/^classes: //p' "$tmp/splat")"
+		printf '%s: kernel splat in the console, class: %s (all: %s)\n' \
+			"$SELF" "$class" "$classes" >&2
+		grep '^  |' "$tmp/splat" >&2
 		printf '  log: %s\n' "${log#"$TOP"/}" >&2
-		if [[ $allow_splat -eq 0 && "$rc" -ne $E_TIMEOUT ]] && ! splats_expected; then
+		# A splat explains a timeout (a hung task, a soft lockup): it
+		# is the verdict then, too.
+		if [[ $allow_splat -eq 0 ]] && ! splats_expected; then
 			rc=$E_SPLAT
+			decode_splat >&2
 		fi
 	fi
 	if [[ $test_mode -eq 1 ]]; then
