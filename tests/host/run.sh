@@ -127,6 +127,9 @@ stale_after() {
 	sleep 0.02
 	{ echo "watch $t"; echo "need $t/mm/mremap.c"; } >"$scratch/st-stamp"
 	sleep 0.02
+	if [[ "${watcher:-0}" == 1 ]]; then
+		"$(stale_bin)" -d "$scratch/st-stamp" && fail "no watcher started" && return 2
+	fi
 	(cd "$t" && eval "$*")
 	"$(stale_bin)" -v "$scratch/st-stamp" >"$scratch/st.out" || rc=$?
 	diag "$what: $(cat "$scratch/st.out") (exit $rc)"
@@ -156,6 +159,21 @@ test_stale_sees_every_change() {
 		stale_after "$change" "$change" || rc=$?
 		expect_status 1 "$rc" "up to date after: $change" || return
 	done
+}
+
+# The same through the inotify watcher that make all leaves behind: it
+# answers an unchanged tree itself, sees every change made before the
+# question, and ends when its stamp goes.
+test_stale_watcher_sees_every_change() {
+	local watcher=1 rc
+	test_stale_sees_every_change || return
+	stale_after "unchanged" true || true
+	expect_grep '^up to date \(watcher\)' "$scratch/st.out" "the watcher answered" || return
+	rm -f "$scratch/st-stamp"
+	sleep 0.2
+	if pgrep -f "stale -d $scratch/st-stamp" >/dev/null; then
+		fail "the watcher outlived its stamp"
+	fi
 }
 
 # A product listed as needed that is missing makes the build stale.
@@ -332,7 +350,7 @@ test_series_names_missing_patch() {
 	setup_fake missing
 	echo "0002-not-there.patch" >>"$fake/patches/series"
 	tree prepare >"$scratch/missing.out" 2>&1 || rc=$?
-	expect_status 64 "$rc" "prepare with a missing patch" || return
+	expect_status 71 "$rc" "prepare with a missing patch" || return
 	expect_grep "names 0002-not-there.patch, which does not exist" "$scratch/missing.out" "message"
 }
 
