@@ -14,12 +14,15 @@ readonly RUN="$TOP/run-uml.sh"
 
 usage() {
 	cat <<EOF
-Usage: $SELF [--runs N] [--cold] [--no-edit]
+Usage: $SELF [--runs N] [--cold] [--no-edit] [--tests PAT] [--only PART]
 
   --runs N    repetitions of the quick measurements (default 10; the slow
               ones run max(3, N/3) times)
   --cold      also time a cold kernel build from a fresh worktree (~5 min)
   --no-edit   skip edit-to-verdict (it edits linux/mm/mremap.c and restores it)
+  --tests PAT the guest tests of edit-to-verdict (default series/realign)
+  --only PART run one part: boot, check, edit, cold or guest (the tables
+              then hold only its rows)
 
 Measures, each as median/min/max: boot to init and back (./run-uml.sh --
 true, with and without make's up-to-date check), make check-guest on a
@@ -36,6 +39,8 @@ EOF
 runs=10
 cold=0
 edit=1
+edit_tests=series/realign
+only=
 
 # stats LABEL VALUES...: "median min max" of seconds, 3 decimals.
 stats() {
@@ -47,13 +52,15 @@ stats() {
 		}'
 }
 
-# time_cmd CMD...: run it, print its wall time in seconds.
+# time_cmd CMD...: run it, print its wall time in seconds.  stale's exit 1
+# is its "up to date", not a failure.
 time_cmd() {
-	local t0=$EPOCHREALTIME
-	"$@" >/dev/null 2>&1 || {
+	local t0=$EPOCHREALTIME rc=0
+	"$@" >/dev/null 2>&1 || rc=$?
+	if [[ $rc -ne 0 && ! ( $rc -eq 1 && "$1" == */stale ) ]]; then
 		echo "$SELF: failed: $*" >&2
 		return 1
-	}
+	fi
 	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
@@ -89,8 +96,12 @@ bench_boot() {
 	done
 	mapfile -t v < <(repeat "$runs" "$RUN" -- true)
 	record boot_make "./run-uml.sh -- true (with make's up-to-date check)" "${v[@]}"
+	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" all)
+	record make_all_noop "  make all, nothing changed (the watcher answers)" "${v[@]}"
+	mapfile -t v < <(repeat "$runs" "$BUILD/host/stale" -w "$BUILD/.uptodate-patched")
+	record walk_noop "  the same check by walking the trees (no watcher)" "${v[@]}"
 	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" kernel)
-	record make_noop "make kernel, nothing to do" "${v[@]}"
+	record make_noop "make kernel, nothing to do (linux-tree.sh, a walk)" "${v[@]}"
 }
 
 bench_check() {
@@ -99,10 +110,11 @@ bench_check() {
 	record check_guest "make check-guest (built kernel)" "${v[@]}"
 }
 
-# Build phases from kbuild's own step lines, timestamped as they come.
+# phase_times LOG START: the build phases from kbuild's own step lines,
+# timestamped as they came: compile, vmlinux.o, kallsyms and final link,
+# from START (the edit) to kbuild's last line.
 phase_times() {
-	awk '
-		NR == 1 { start = $1 }
+	awk -v start="$2" '
 		{ t = $1; last = t }
 		/ LD +vmlinux\.o$/ && !vo { vo = t }
 		/kallsyms1/ && !ks { ks = t }
@@ -127,26 +139,28 @@ bench_edit() {
 	for ((i = 0; i < n; i++)); do
 		# A new comment each time: a real recompile, no ccache hit.
 		echo "/* bench edit $i $RANDOM$RANDOM */" >>"$file"
+		# The loop as a developer runs it: one make check T=..., whose
+		# kbuild lines (timestamped) split the build from the verdict.
 		t0=$EPOCHREALTIME
-		SANDBOX_BUILD_LOG="$OUT/build-$i.log" make -s -C "$TOP" kernel >/dev/null
-		t1=$EPOCHREALTIME
-		"$RUN" --no-build --test series/realign >/dev/null 2>&1 || true
+		SANDBOX_BUILD_LOG="$OUT/build-$i.log" \
+			make -s -C "$TOP" check T="$edit_tests" >/dev/null 2>&1 || true
 		t2=$EPOCHREALTIME
+		t1="$(tail -n 1 "$OUT/build-$i.log" | cut -d' ' -f1)"
 		total+=("$(awk -v a="$t0" -v b="$t2" 'BEGIN { print b - a }')")
 		build+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
 		verdict+=("$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')")
-		read -r c v k l < <(phase_times "$OUT/build-$i.log")
+		read -r c v k l < <(phase_times "$OUT/build-$i.log" "$t0")
 		comp+=("$c") vmo+=("$v") ksym+=("$k") link+=("$l")
 		cp -p "$OUT/mremap.c.orig" "$file"
 	done
 	trap - EXIT
-	record edit_total "edit-to-verdict: edit mm/mremap.c to test result" "${total[@]}"
-	record edit_build "  kernel rebuilt (make kernel)" "${build[@]}"
-	record edit_compile "    compile (to LD vmlinux.o)" "${comp[@]}"
+	record edit_total "edit-to-verdict: edit mm/mremap.c, make check T=$edit_tests" "${total[@]}"
+	record edit_build "  kernel rebuilt (to kbuild's last line)" "${build[@]}"
+	record edit_compile "    kbuild descent and compile (to LD vmlinux.o)" "${comp[@]}"
 	record edit_vmlinux_o "    vmlinux.o and modpost" "${vmo[@]}"
 	record edit_kallsyms "    kallsyms passes" "${ksym[@]}"
 	record edit_link "    final link" "${link[@]}"
-	record edit_verdict "  boot and series/realign verdict" "${verdict[@]}"
+	record edit_verdict "  boot and $edit_tests verdict" "${verdict[@]}"
 	# Leave the kernel matching the restored source.
 	make -s -C "$TOP" kernel >/dev/null
 }
@@ -163,8 +177,6 @@ bench_cold() {
 # The guest's own numbers: one line per scenario and kernel.
 bench_guest() {
 	local k
-	MREMAP_TABLE="$OUT/mremap.txt"
-	: >"$MREMAP_TABLE"
 	for k in base patched; do
 		[[ -x "$BUILD/kernel/$k/linux" ]] || {
 			echo "  ($k kernel not built: make kernel KERNEL=$k)"
@@ -197,6 +209,8 @@ main() {
 		--runs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage 64 >&2; runs="$2"; shift 2 ;;
 		--cold) cold=1; shift ;;
 		--no-edit) edit=0; shift ;;
+		--tests) [[ $# -ge 2 ]] || usage 64 >&2; edit_tests="$2"; shift 2 ;;
+		--only) [[ $# -ge 2 ]] || usage 64 >&2; only="$2"; shift 2 ;;
 		-h | --help) usage 0 ;;
 		*) usage 64 >&2 ;;
 		esac
@@ -204,11 +218,18 @@ main() {
 	mkdir -p "$OUT"
 	make -s -C "$TOP" all >/dev/null
 	echo "Benchmark on $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(date -u +%Y-%m-%d):"
-	bench_boot
-	bench_check
-	[[ $edit -eq 1 ]] && bench_edit
-	[[ $cold -eq 1 ]] && bench_cold
-	bench_guest
+	MREMAP_TABLE="$OUT/mremap.txt"
+	: >"$MREMAP_TABLE"
+	if [[ -n "$only" ]]; then
+		declare -F "bench_$only" >/dev/null || usage 64 >&2
+		"bench_$only"
+	else
+		bench_boot
+		bench_check
+		[[ $edit -eq 1 ]] && bench_edit
+		[[ $cold -eq 1 ]] && bench_cold
+		bench_guest
+	fi
 
 	{
 		echo "# Benchmark ($(nproc) CPUs, $(date -u +%Y-%m-%d), $runs runs)"
