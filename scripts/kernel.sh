@@ -155,6 +155,9 @@ build_stale() {
 cmd_build() {
 	[[ -f "$SRC/Makefile" && -d "$SRC/arch/um" ]] ||
 		die "$E_USAGE" "$SRC is not a kernel source tree" "run 'make source' first"
+	mkdir -p "$KDIR"
+	# Two builds into one directory would corrupt it: one waits.
+	hold_lock "$KDIR"
 	if config_stale; then
 		cmd_config
 	fi
@@ -194,6 +197,7 @@ cmd_worktree() {
 main() {
 	local -r cmd="${1:-}"
 	[[ $# -gt 0 ]] && shift
+	explain_failures
 	case "$cmd" in
 	build) cmd_build ;;
 	config) cmd_config ;;

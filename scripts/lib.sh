@@ -12,13 +12,68 @@ die() {
 	for line in "$@"; do
 		printf '  %s\n' "$line" >&2
 	done
+	# Whatever failed, a full disk is the likelier cause, and the one to fix.
+	SANDBOX_EXPLAINED=1
+	if [[ "$code" != "${E_USAGE:-64}" ]] && explain_disk_full; then
+		exit "$E_NOSPACE"
+	fi
 	exit "$code"
+}
+
+# explain_failures: from now on, when the script fails on a command of its
+# own (set -e), not through die, check for a full disk and say so.
+explain_failures() {
+	trap 'explain_failed_exit' EXIT
+}
+
+explain_failed_exit() {
+	local -r rc=$?
+	[[ $rc -eq 0 || $rc -eq ${E_USAGE:-64} || $rc -ge 128 || -n "${SANDBOX_EXPLAINED:-}" ]] &&
+		return "$rc"
+	explain_disk_full && exit "$E_NOSPACE"
+	return "$rc"
+}
+
+# Exit code of every host script when the disk is full (see README).
+readonly E_NOSPACE=73
+
+# explain_disk_full: when the file system of build/ (BUILD) or of the tree
+# holds less than 8 MB, say so on stderr and return true.
+explain_disk_full() {
+	local dir avail
+	for dir in "${BUILD:-$TOP/build}" "$TOP"; do
+		[[ -d "$dir" ]] || continue
+		avail="$(df -Pk -- "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+		if [[ -n "$avail" && "$avail" -lt 8192 ]]; then
+			printf '%s: the disk is full: %s KB free in %s\n' "$SELF" "$avail" "$dir" >&2
+			printf '  free some space there (or use make O=dir elsewhere), then run make again\n' >&2
+			return 0
+		fi
+	done
+	return 1
+}
+
+# hold_lock DIR: unless this process tree holds it already, take an
+# exclusive lock on the directory DIR, held until this process and its
+# children end (LOCK_FD): two makes on one tree would otherwise write the
+# same files.  A second one waits, and says so.
+hold_lock() {
+	local -r dir="$1"
+	case ":${SANDBOX_LOCKS:-}:" in
+	*":$dir:"*) return 0 ;;
+	esac
+	exec {LOCK_FD}<"$dir"
+	if ! flock -n "$LOCK_FD"; then
+		printf '%s: another make is working in %s: waiting for it to finish (Ctrl-C to stop)\n' \
+			"$SELF" "$dir" >&2
+		flock "$LOCK_FD"
+	fi
+	export SANDBOX_LOCKS="${SANDBOX_LOCKS:-}:$dir"
 }
 
 # usage_error MESSAGE: a bad command line; exits with the caller's E_USAGE.
 usage_error() {
-	printf '%s: error: %s\n' "$SELF" "$1" >&2
-	printf "Try '%s --help' for the options.\n" "$SELF" >&2
+	printf "%s: error: %s (see '%s --help')\n" "$SELF" "$1" "$SELF" >&2
 	exit "$E_USAGE"
 }
 
@@ -40,6 +95,8 @@ resolve_kernel() {
 		;;
 	*/*)
 		kernel_bin="$kernel"
+		[[ -f "$kernel_bin" && -x "$kernel_bin" ]] ||
+			usage_error "--kernel $kernel: no such executable (give the path of a UML binary)"
 		if [[ $build -eq 1 ]]; then
 			make -s -C "$TOP" rootfs BUILD="$BUILD" ||
 				die "$E_BUILD" "staging the guest root failed (see above)"

@@ -27,7 +27,7 @@ export GIT_COMMITTER_NAME=mremap-sandbox GIT_COMMITTER_EMAIL=mremap-sandbox@loca
 readonly IMPORT_DATE='2023-09-03T00:00:00+0000'
 
 # Exit codes (see usage).
-readonly E_USAGE=64 E_DIRTY=65 E_APPLY=66 E_FETCH=67 E_SRC=68
+readonly E_USAGE=64 E_DIRTY=65 E_APPLY=66 E_FETCH=67 E_SRC=68 E_SERIES=71
 
 usage() {
 	cat <<EOF
@@ -51,7 +51,11 @@ Environment:
 Exit codes:
   0 ok, $E_USAGE usage, $E_DIRTY linux/ holds user work that would be lost,
   $E_APPLY a patch does not apply, $E_FETCH the source package could not be
-  fetched or is corrupt, $E_SRC not a kernel tree
+  fetched or is corrupt, $E_SRC not a kernel tree, $E_SERIES a series file
+  names a missing patch, $E_NOSPACE the disk is full, 130/143 interrupted
+  (SIGINT/SIGTERM: linux/ is left as it was, the next run starts over)
+
+Two runs on one tree take turns: the second waits for the first.
 EOF
 	exit "${1:-0}"
 }
@@ -78,7 +82,7 @@ load_patches() {
 			f="${f%%#*}"
 			f="${f//[[:space:]]/}"
 			[[ -n "$f" ]] || continue
-			[[ -f "$dir/$f" ]] || die "$E_USAGE" \
+			[[ -f "$dir/$f" ]] || die "$E_SERIES" \
 				"${dir#"$TOP"/}/series names $f, which does not exist" \
 				"fix the series file, or run 'make export-patches' to regenerate patches/"
 			PATCH_FILES+=("$dir/$f")
@@ -116,6 +120,9 @@ fetch_source() {
 	if [[ -z "$deb" ]]; then
 		echo "  FETCH   $PKG=$PIN" >&2
 		if ! (cd "$DL" && apt-get download "$PKG=$PIN" >"$DL/apt.log" 2>&1); then
+			# A download cut short (full disk, network) must not stay.
+			rm -f "$DL/${PKG}_${PIN}_all.deb"
+			explain_disk_full && die "$E_NOSPACE" "cannot download $PKG=$PIN: no space left"
 			local newest
 			newest="$(apt-cache madison "$PKG" 2>/dev/null |
 				awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -V | tail -n1)"
@@ -127,6 +134,7 @@ fetch_source() {
 			printf '%s: warning: pin it in the Makefile (LINUX_DEB_VERSION) once the series applies\n' \
 				"$SELF" >&2
 			(cd "$DL" && apt-get download "$PKG=$newest" >"$DL/apt.log" 2>&1) ||
+				{ rm -f "$DL/${PKG}_${newest}_all.deb"; false; } ||
 				die "$E_FETCH" "cannot download $PKG=$newest" \
 					"apt-get said: $(tail -n1 "$DL/apt.log")"
 			deb="$(find_deb "$newest")"
@@ -158,11 +166,14 @@ import_source() {
 	tmp="$LINUX.importing"
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
+	on_interrupt "$tmp"
 	echo "  UNPACK  ${deb#"$TOP"/}"
 	if ! dpkg-deb --fsys-tarfile "$deb" |
 		tar -xO ./usr/src/linux-source-6.1.tar.xz |
 		tar -xJ --strip-components=1 -C "$tmp"; then
 		rm -rf "$tmp"
+		# A full disk is not the package's fault: keep it.
+		explain_disk_full && die "$E_NOSPACE" "unpacking ${deb#"$TOP"/} failed: no space left"
 		mv -f "$deb" "$deb.corrupt"
 		die "$E_FETCH" "${deb#"$TOP"/} did not unpack (moved to .corrupt)" \
 			"run the command again to download it afresh"
@@ -182,8 +193,39 @@ import_source() {
 	git -C "$tmp" tag base
 	mkdir -p "$tmp/.git/sandbox"
 	echo "$version" >"$tmp/.git/sandbox/version"
+	# The tree as imported is ours, not the user's: if applying patches/ is
+	# interrupted, the next run re-applies instead of refusing.
+	git -C "$tmp" rev-parse HEAD >"$tmp/.git/sandbox/head"
 	# Only a complete import becomes linux/: an interrupted one is redone.
 	mv "$tmp" "$LINUX"
+	on_interrupt
+}
+
+# on_interrupt [DIR]: on Ctrl-C or SIGTERM remove DIR (a half import or the
+# apply worktree), say that linux/ is untouched, and exit 130/143.  With no
+# DIR, the default handling again.
+on_interrupt() {
+	if [[ $# -eq 0 ]]; then
+		trap - INT TERM
+		return
+	fi
+	# shellcheck disable=SC2064 # the directory is fixed now, on purpose
+	trap "interrupted INT 130 '$1'" INT
+	# shellcheck disable=SC2064
+	trap "interrupted TERM 143 '$1'" TERM
+}
+
+interrupted() {
+	trap '' INT TERM
+	if [[ "$3" == "$LINUX.applying" && -d "$LINUX/.git" ]]; then
+		g worktree remove --force "$3" >/dev/null 2>&1 || rm -rf "$3"
+		g worktree prune
+	else
+		rm -rf "$3"
+	fi
+	printf '%s: interrupted (SIG%s): linux/ is as it was before; run make again to go on\n' \
+		"$SELF" "$1" >&2
+	exit "$2"
 }
 
 # Every path a patch creates, changes or deletes, as sparse-checkout patterns.
@@ -202,6 +244,7 @@ apply_patches() {
 	local f n=0 sbase
 	rm -rf "$tmp"
 	g worktree prune
+	on_interrupt "$tmp"
 	g worktree add -q --no-checkout --detach "$tmp" base
 	git -C "$tmp" sparse-checkout set --no-cone $(patched_paths) 2>/dev/null
 	git -C "$tmp" checkout -q --detach base
@@ -225,10 +268,14 @@ apply_patches() {
 	done
 	local -r new="$(git -C "$tmp" rev-parse HEAD)"
 	g worktree remove --force "$tmp"
+	# linux/ itself changes now: a checkout cut short would look like the
+	# user's edits.  Signals wait (ignored) for the second it takes.
+	trap '' INT TERM
 	g tag -f series-base "$sbase" >/dev/null
 	g checkout -q -B main "$new"
-	echo "  APPLY   $n patches ($(g rev-list --count series-base..HEAD) of the series)"
 	save_state
+	on_interrupt
+	echo "  APPLY   $n patches ($(g rev-list --count series-base..HEAD) of the series)"
 }
 
 # Print why linux/ may not be rewritten, or nothing when it may.
@@ -391,6 +438,14 @@ cmd_check_src() {
 main() {
 	local -r cmd="${1:-}"
 	[[ $# -gt 0 ]] && shift
+	explain_failures
+	case "$cmd" in
+	prepare | reset | export)
+		# One writer of linux/ at a time: a second make waits.
+		mkdir -p "$(dirname "$LINUX")"
+		hold_lock "$(dirname "$LINUX")"
+		;;
+	esac
 	case "$cmd" in
 	prepare | status | reset) load_patches ;;
 	esac
@@ -402,7 +457,8 @@ main() {
 	rev) cmd_rev "$@" ;;
 	check-src) cmd_check_src "$@" ;;
 	-h | --help) usage 0 ;;
-	*) usage "$E_USAGE" >&2 ;;
+	"") usage_error "a command is needed: prepare, status, export, reset, rev or check-src" ;;
+	*) usage_error "unknown command '$cmd'" ;;
 	esac
 }
 
