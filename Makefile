@@ -237,6 +237,8 @@ check-host: all
 	$(Q)$(TOP)/tests/host/run.sh
 	$(Q)$(TOP)/tests/host/test_gdb.sh
 	$(Q)$(TOP)/tests/host/test_confine.sh
+	$(Q)$(TOP)/tests/host/faults.sh
+	$(Q)$(TOP)/tests/host/bad_input.sh
 
 # Hardening tests too slow for make check (a guest per case): one script
 # per concern in tests/host/, each printing KTAP.  All of them run, even

@@ -203,7 +203,8 @@ main() {
 	config) cmd_config ;;
 	worktree) cmd_worktree "$@" ;;
 	-h | --help) usage 0 ;;
-	*) usage "$E_USAGE" >&2 ;;
+	"") usage_error "a command is needed: build, config or worktree" ;;
+	*) usage_error "unknown command '$cmd'" ;;
 	esac
 }
 

@@ -83,8 +83,7 @@ load_patches() {
 			f="${f//[[:space:]]/}"
 			[[ -n "$f" ]] || continue
 			[[ -f "$dir/$f" ]] || die "$E_SERIES" \
-				"${dir#"$TOP"/}/series names $f, which does not exist" \
-				"fix the series file, or run 'make export-patches' to regenerate patches/"
+				"${dir#"$TOP"/}/series names $f, which does not exist: fix the series file, or run 'make export-patches' to regenerate patches/"
 			PATCH_FILES+=("$dir/$f")
 		done <"$dir/series"
 	done
@@ -427,8 +426,7 @@ cmd_rev() {
 cmd_check_src() {
 	local -r dir="${1:-}"
 	[[ -n "$dir" && -f "$dir/Makefile" && -d "$dir/arch/um" && -f "$dir/mm/mremap.c" ]] ||
-		die "$E_SRC" "LINUX_SRC=$dir is not a Linux kernel source tree" \
-			"point LINUX_SRC at the top of a kernel tree (with Makefile, arch/um and mm/), or unset it"
+		die "$E_SRC" "LINUX_SRC=$dir is not a Linux kernel source tree: point LINUX_SRC at the top of one (with Makefile, arch/um and mm/), or unset it"
 	if [[ -f "$dir/.config" ]]; then
 		die "$E_SRC" "$dir has an in-tree .config, which breaks out-of-tree builds" \
 			"run 'make -C $dir mrproper' (this deletes its build output)"
