@@ -84,10 +84,12 @@ ifeq ($(KERNEL),base)
 	$(wildcard $(LINUX)/.git/packed-refs)
 endif
 UPTODATE_NEED = $(KDIR)/linux $(ROOTFS)/init $(ROOTFS)/bin/busybox $(HOST_TOOLS)
+# Another tree or extra Kconfig fragments: no stamp, always the real build.
+UPTODATE_OFF := $(LINUX_SRC)$(FRAGMENTS)
 
 PHONY += all
 all:
-ifeq ($(LINUX_SRC),)
+ifeq ($(UPTODATE_OFF),)
 	$(Q)$(BUILD)/host/stale $(if $(filter 1,$(KBUILD_VERBOSE)),-v) $(UPTODATE) 2>/dev/null; \
 	[ $$? -eq 1 ] || { mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all; }
 else
@@ -106,8 +108,8 @@ build-all:
 	$(Q)mkdir -p $(BUILD) && { printf 'watch %s\n' $(UPTODATE_WATCH); \
 		printf 'need %s\n' $(UPTODATE_NEED); } >$(UPTODATE).next
 	$(Q)$(MAKE) host-tools kernel rootfs
-	$(Q)$(if $(LINUX_SRC),rm -f $(UPTODATE).next,mv -f $(UPTODATE).next $(UPTODATE))
-	$(Q)$(if $(LINUX_SRC),,$(BUILD)/host/stale -d $(UPTODATE); true)
+	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE).next,mv -f $(UPTODATE).next $(UPTODATE))
+	$(Q)$(if $(UPTODATE_OFF),,$(BUILD)/host/stale -d $(UPTODATE); true)
 
 PHONY += help
 help:
@@ -184,7 +186,7 @@ reset-linux:
 # --- config and build --------------------------------------------------------
 PHONY += kernel
 kernel: source
-	$(Q)$(if $(LINUX_SRC),rm -f $(UPTODATE))
+	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE))
 	$(Q)$(TOP)/scripts/kernel.sh build
 
 # --- guest -------------------------------------------------------------------
