@@ -246,6 +246,8 @@ check-host: all
 # per concern in tests/host/, each printing KTAP.  All of them run, even
 # after a failure, and the target fails if one did.
 HARD_TESTS := $(TOP)/tests/host/test_crash.sh
+# Four guests at once, each the full suite; a real kernel build onto a full disk.
+HARD_TESTS += $(TOP)/tests/host/hard_load.sh $(TOP)/tests/host/hard_disk_full.sh
 
 PHONY += check-hard
 check-hard: all

@@ -34,6 +34,8 @@ Options:
   -m, --mem SIZE     guest memory, e.g. 256M or 1G (default: 512M)
   -a, --append ARGS  extra kernel parameters (may be repeated)
       --test [PAT]   run the guest test suite (tests whose name matches PAT)
+      --results DIR  where --test writes <kernel>.{ktap,json,xml}
+                     (default: build/results)
       --list-tests   list the guest tests and exit
       --allow-splat  report a kernel WARNING/BUG in the console, do not fail
       --no-build     do not call make first
@@ -79,6 +81,7 @@ build=1
 verbose=0
 gdb=0
 print_args=0
+results_dir=
 cmd=()
 
 parse_args() {
@@ -99,6 +102,7 @@ parse_args() {
 			;;
 		--test=*) test_mode=1; test_pattern="${1#--test=}"; shift ;;
 		--list-tests) list_tests=1; shift ;;
+		--results) need_value "$1" $#; results_dir="$2"; shift 2 ;;
 		--allow-splat) allow_splat=1; shift ;;
 		--no-build) build=0; shift ;;
 		--gdb) gdb=1; shift ;;
@@ -292,18 +296,21 @@ kernel_name() {
 
 # Summarise the guest's KTAP on the host, write JSON and JUnit XML, and
 # turn a failed test into a failed run (rc is updated in main's scope).
+# Guests run in parallel: each reports from its own copy and replaces the
+# shared files whole (mv), so none reads or leaves another's half-written.
 report_tests() {
-	local -r results="$BUILD/results"
-	local name report_rc=0
+	local -r results="${results_dir:-$BUILD/results}"
+	local name report_rc=0 ext
 	name="$(kernel_name)"
 	mkdir -p "$results"
-	if [[ -f "$run_dir/results.ktap" ]]; then
-		cp "$run_dir/results.ktap" "$results/$name.ktap"
-	else
-		: >"$results/$name.ktap"
-	fi
-	"$BUILD/host/ktap-report" -n "guest-$name" -j "$results/$name.json" \
-		-x "$results/$name.xml" "$results/$name.ktap" || report_rc=$?
+	[[ -f "$run_dir/results.ktap" ]] || : >"$run_dir/results.ktap"
+	"$BUILD/host/ktap-report" -n "guest-$name" -j "$run_dir/results.json" \
+		-x "$run_dir/results.xml" "$run_dir/results.ktap" || report_rc=$?
+	for ext in ktap json xml; do
+		[[ -f "$run_dir/results.$ext" ]] || continue
+		cp "$run_dir/results.$ext" "$results/.$name.$ext.$$"
+		mv -f "$results/.$name.$ext.$$" "$results/$name.$ext"
+	done
 	echo "results: ${results#"$TOP"/}/$name.{ktap,json,xml}, console: ${log#"$TOP"/}"
 	# A splat or a timeout says more than the test count; keep those.
 	if [[ "$rc" -ne $E_SPLAT && "$rc" -ne $E_TIMEOUT && "$rc" -ne $E_USAGE ]]; then

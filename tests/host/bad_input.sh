@@ -45,6 +45,7 @@ test_run_uml_usage_errors() {
 		"option --mem needs a value|--mem"
 		"option --kernel needs a value|--kernel"
 		"option --append needs a value|--append"
+		"option --results needs a value|--test --results"
 		"--timeout takes whole seconds, not 'abc'|--timeout abc -- true"
 		"--timeout takes whole seconds, not '-5'|--timeout -5 -- true"
 		"--timeout takes whole seconds, not '1.5'|-t 1.5 -- true"
