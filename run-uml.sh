@@ -199,14 +199,24 @@ cleanup() {
 	exit "$rc"
 }
 
-# Kill the guest's process group after $1 seconds; a TERM ends the watch
-# (and its sleep) quietly.
+# Kill the guest's process group $2 after $1 seconds (0: never), or as
+# soon as run-uml.sh itself is gone: killed with SIGKILL, it cannot clean
+# up, and the guest would run on.  A TERM ends the watch quietly.
 watchdog() {
-	local s
+	local s t=0
 	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep "$1" &
-	s=$!
-	wait "$s"
+	while [[ "$1" -eq 0 || $t -lt "$1" ]]; do
+		sleep 1 &
+		s=$!
+		wait "$s"
+		t=$((t + 1))
+		# $$ is run-uml.sh's own pid, also in this subshell.
+		if ! kill -0 "$$" 2>/dev/null; then
+			kill -KILL -- "-$2" 2>/dev/null
+			rm -rf "$tmp" "$run_dir"
+			exit 0
+		fi
+	done
 	touch "$tmp/timed-out"
 	kill -KILL -- "-$2" 2>/dev/null
 	exit 0
@@ -379,10 +389,8 @@ main() {
 		TMPDIR="$tmp" setsid "$kernel_bin" "${args[@]}" <"$stdin" >"$tmp/out" 2>>"$log" &
 	fi
 	uml_pid=$!
-	if [[ "$timeout" -gt 0 ]]; then
-		watchdog "$timeout" "$uml_pid" &
-		wd_pid=$!
-	fi
+	watchdog "$timeout" "$uml_pid" &
+	wd_pid=$!
 
 	local uml_rc=0
 	# Without stderr: bash's "Killed" job notice says less than ours below.

@@ -172,6 +172,37 @@ test_uml_sigkill_reported() {
 	expect_status 0 "$rc" "the next run"
 }
 
+# run-uml.sh itself killed with SIGKILL (it cannot clean up): its watchdog
+# stops the guest within seconds, even with no timeout, and removes the
+# temp files.
+test_wrapper_sigkill_stops_guest() {
+	local -r tag="wrapkill-$$-$RANDOM" tmpd="$scratch/tmp-wrap"
+	local pid i
+	mkdir -p "$tmpd"
+	TMPDIR="$tmpd" "$RUN" --no-build -t 0 -a "sandbox.tag=$tag" -- \
+		sh -c 'echo READY; sleep 600' >"$scratch/wrap.out" 2>&1 </dev/null &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q READY "$scratch/wrap.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q READY "$scratch/wrap.out" || fail "the guest command never started" || return
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		pgrep -f "sandbox.tag=$tag" >/dev/null || break
+		sleep 0.1
+	done
+	if pgrep -f "sandbox.tag=$tag" >/dev/null; then
+		fail "the guest outlived run-uml.sh by 10 s: $(pgrep -af "sandbox.tag=$tag" | head -n 2 | cut -c1-60)"
+		# shellcheck disable=SC2046 # one pid a word
+		kill -KILL $(pgrep -f "sandbox.tag=$tag") 2>/dev/null || true
+		return 1
+	fi
+	diag "guest gone $((i / 10)).$((i % 10)) s after run-uml.sh was killed"
+	[[ -z "$(ls -A "$tmpd")" ]] || fail "temp files left: $(ls -A "$tmpd")"
+}
+
 # --- linux-tree.sh: import -----------------------------------------------------------
 
 # Ctrl-C while the source unpacks: exit 130, no linux/, no half import left,
