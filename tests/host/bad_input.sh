@@ -87,6 +87,9 @@ test_scripts_usage_errors() {
 	expect_error 64 "unknown command 'bogus'" "$TREE" bogus || return
 	expect_error 64 "unknown command 'bogus'" "$TOP/scripts/kernel.sh" bogus || return
 	expect_error 64 "unknown option '--bogus'" "$TOP/scripts/gdb-uml.sh" --bogus || return
+	expect_error 64 "--mem takes a size" "$TOP/scripts/gdb-uml.sh" --mem lots -- true || return
+	expect_error 64 "--timeout takes whole seconds" "$TOP/scripts/gdb-uml.sh" --timeout abc -- true || return
+	expect_error 64 "option --batch needs a value" "$TOP/scripts/gdb-uml.sh" --batch || return
 	expect_error 64 "unknown option '--bogus'" "$TOP/.ci/run" --bogus || return
 	expect_error 64 "usage: with-lock.sh DIR COMMAND" "$TOP/scripts/with-lock.sh" /nonexistent true
 }
