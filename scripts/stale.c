@@ -17,10 +17,10 @@
  *
  * Usage: stale -d STAMP
  *
- * After a build, watch the trees with inotify instead: check them once as
- * above and, when up to date, leave a watcher behind that answers on the
- * socket STAMP.sock until the first change (then it exits, and the next
- * check walks).  A check asks it first; it reads every event queued before
+ * After a build, watch the trees with inotify instead: in the background,
+ * check them once as above and, when up to date, stay behind answering on
+ * the socket STAMP.sock until the first change (then it exits, and the
+ * next check walks).  A check asks it first; it reads every event queued before
  * the question, and inotify queues an event in the writing system call,
  * so "clean" covers every change made before the check.  The watcher ends
  * when STAMP is removed or rewritten.  Writes through mmap() raise no
@@ -355,6 +355,10 @@ static void serve(int ifd, int lfd, int stamp_wd, const char *id)
 	}
 }
 
+/*
+ * Set the watcher up in a process of its own, so that the build it ends
+ * does not wait for it: until it listens, a check walks.
+ */
 static int start_watcher(const char *stamp_path, const struct stat *st)
 {
 	struct sockaddr_un sa;
@@ -364,32 +368,6 @@ static int start_watcher(const char *stamp_path, const struct stat *st)
 
 	if (!sock_path(&sa, stamp_path))
 		return 0;
-	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ifd < 0)
-		return 0;
-	wd = inotify_add_watch(ifd, stamp_path, IN_MODIFY | IN_ATTRIB |
-			       IN_DELETE_SELF | IN_MOVE_SELF);
-	if (wd < 0)
-		return 0;
-	for (i = 0; i < nwatched; i++) {
-		struct stat ws;
-
-		if (lstat(watched[i], &ws))
-			return 0;
-		if (S_ISDIR(ws.st_mode) ? !add_watches(ifd, watched[i]) :
-		    inotify_add_watch(ifd, watched[i], WATCH_MASK | IN_DONT_FOLLOW) < 0)
-			return 0;
-	}
-	/* Changes before the watches were in place: the walk sees them. */
-	if (walk() || drain(ifd, wd))
-		return 0;
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		return 0;
-	unlink(sa.sun_path);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 16))
-		return 0;
-	stamp_id(id, sizeof(id), st);
 	switch (fork()) {
 	case -1:
 		return 0;
@@ -401,9 +379,8 @@ static int start_watcher(const char *stamp_path, const struct stat *st)
 	/* Hold no descriptor of the caller: a lock, a pipe, a jobserver. */
 	setsid();
 	signal(SIGPIPE, SIG_IGN);
-	for (fd = 0; fd < 1024; fd++)
-		if (fd != ifd && fd != lfd)
-			close(fd);
+	for (fd = 3; fd < 1024; fd++)
+		close(fd);
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -412,6 +389,32 @@ static int start_watcher(const char *stamp_path, const struct stat *st)
 		if (fd > 2)
 			close(fd);
 	}
+	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ifd < 0)
+		_exit(0);
+	wd = inotify_add_watch(ifd, stamp_path, IN_MODIFY | IN_ATTRIB |
+			       IN_DELETE_SELF | IN_MOVE_SELF);
+	if (wd < 0)
+		_exit(0);
+	for (i = 0; i < nwatched; i++) {
+		struct stat ws;
+
+		if (lstat(watched[i], &ws))
+			_exit(0);
+		if (S_ISDIR(ws.st_mode) ? !add_watches(ifd, watched[i]) :
+		    inotify_add_watch(ifd, watched[i], WATCH_MASK | IN_DONT_FOLLOW) < 0)
+			_exit(0);
+	}
+	/* Changes before the watches were in place: the walk sees them. */
+	if (walk() || drain(ifd, wd))
+		_exit(0);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		_exit(0);
+	unlink(sa.sun_path);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 16))
+		_exit(0);
+	stamp_id(id, sizeof(id), st);
 	serve(ifd, lfd, wd, id);
 	_exit(0);
 }

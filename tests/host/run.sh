@@ -129,6 +129,11 @@ stale_after() {
 	sleep 0.02
 	if [[ "${watcher:-0}" == 1 ]]; then
 		"$(stale_bin)" -d "$scratch/st-stamp" && fail "no watcher started" && return 2
+		# It sets up in the background; until then a check walks.
+		for _ in {1..50}; do
+			"$(stale_bin)" -v "$scratch/st-stamp" | grep -q watcher && break
+			sleep 0.1
+		done
 	fi
 	(cd "$t" && eval "$*")
 	"$(stale_bin)" -v "$scratch/st-stamp" >"$scratch/st.out" || rc=$?
