@@ -57,8 +57,9 @@ kmake() {
 		echo "\$ make ${args[*]} $*" >&2
 		make "${args[@]}" V=1 "$@"
 	elif [[ -n "${SANDBOX_BUILD_LOG:-}" ]]; then
-		# For the benchmark: kbuild's step lines, each with its time.
-		make "${args[@]}" "$@" 2>&1 | while IFS= read -r line; do
+		# For the benchmark: kbuild's step lines, each with its time
+		# (not silenced by the -s of a make that called this script).
+		MAKEFLAGS= make "${args[@]}" "$@" 2>&1 | while IFS= read -r line; do
 			printf '%s %s\n' "$EPOCHREALTIME" "$line"
 		done >"$SANDBOX_BUILD_LOG"
 		return "${PIPESTATUS[0]}"
