@@ -244,18 +244,39 @@ test_rootfs_restaged_exactly() {
 	diag "changed test restaged, unchanged files kept"
 }
 
-# make all on an unchanged tree does nothing (its stamp is not rewritten);
-# run-uml.sh relies on it before every boot.
-test_make_all_unchanged_is_noop() {
-	local -r stamp="$TOP/build/.uptodate-patched"
-	local before
-	[[ -x "$TOP/build/host/stale" && -f "$stamp" ]] || skip "not built yet (make all)" || return
-	"$TOP/build/host/stale" "$stamp" && skip "the tree changed since the last make all" || true
-	before="$(stat -c %Y.%i "$stamp")"
-	make -s -C "$TOP" all KERNEL=patched >"$scratch/noop.out" 2>&1 ||
-		fail "make all failed: $(tail -n 3 "$scratch/noop.out")" || return
-	[[ ! -s "$scratch/noop.out" ]] || fail "make all printed: $(head -n 3 "$scratch/noop.out")" || return
-	[[ "$(stat -c %Y.%i "$stamp")" == "$before" ]] || fail "make all rebuilt an unchanged tree"
+# make all runs the build only when its stamp says so: not for an unchanged
+# tree, and for an edit or a missing product.  A stand-in build directory
+# whose stamp watches a scratch tree; make -n shows what would run.
+test_make_all_builds_only_when_stale() {
+	local -r o="$scratch/mk" t="$scratch/mk-tree"
+	local p
+	mkdir -p "$o/host" "$t/mm"
+	cp "$(stale_bin)" "$o/host/stale"
+	echo "int x;" >"$t/mm/mremap.c"
+	for p in kernel/patched/linux rootfs/init rootfs/bin/busybox; do
+		mkdir -p "$(dirname "$o/$p")"
+		touch "$o/$p"
+	done
+	sleep 0.02
+	{ echo "watch $t"; echo "need $o/kernel/patched/linux"; } >"$o/.uptodate-patched"
+	sleep 0.02
+	make_n() {
+		make -s -n -C "$TOP" O="$o" all KERNEL=patched >"$scratch/mk.out" 2>&1 || true
+	}
+	make_n
+	if grep -q "rm -f $o/.uptodate-patched" "$scratch/mk.out"; then
+		fail "an unchanged tree would be built: $(tail -n 3 "$scratch/mk.out")"
+		return
+	fi
+	diag "unchanged tree: no build"
+	echo "/* edit */" >>"$t/mm/mremap.c"
+	make_n
+	expect_grep "rm -f $o/.uptodate-patched" "$scratch/mk.out" "an edit starts the build" ||
+		return
+	{ echo "watch $t"; echo "need $o/kernel/patched/linux"; } >"$o/.uptodate-patched"
+	rm "$o/kernel/patched/linux"
+	make_n
+	expect_grep "rm -f $o/.uptodate-patched" "$scratch/mk.out" "a missing kernel starts the build"
 }
 
 # --- linux-tree.sh ------------------------------------------------------------
