@@ -54,7 +54,9 @@ test_parallel_guests_all_pass() {
 		wait "${pids[i - 1]}" || rc=$?
 		diag "guest $i of $N: exit $rc, $(totals "par$i")"
 		if [[ $rc -ne 0 ]]; then
-			grep -E '^not ok|error' "$scratch/par$i/out" "$scratch/par$i/err" | head -n 5 | sed 's/^/#   /'
+			{ grep -E '^not ok' "$scratch/par$i/patched.ktap"; grep -E 'error' "$scratch/par$i/err"; } |
+				head -n 5 | sed 's/^/#   /'
+			sed -n 's|^results: .*console: |#   console: |p' "$scratch/par$i/out"
 			failed=$((failed + 1))
 		fi
 	done
