@@ -139,7 +139,7 @@ bench_edit() {
 	for ((i = 0; i < n; i++)); do
 		# New code each time: a comment alone would be a ccache hit
 		# (ccache compares the preprocessed source).
-		echo "static const char bench_edit_$i[] __used = \"$RANDOM$RANDOM\";" >>"$file"
+		echo "static const char bench_edit_${i}[] __used = \"$RANDOM$RANDOM\";" >>"$file"
 		# The loop as a developer runs it: one make check T=..., whose
 		# kbuild lines (timestamped) split the build from the verdict.
 		t0=$EPOCHREALTIME

@@ -59,7 +59,7 @@ kmake() {
 	elif [[ -n "${SANDBOX_BUILD_LOG:-}" ]]; then
 		# For the benchmark: kbuild's step lines, each with its time
 		# (not silenced by the -s of a make that called this script).
-		MAKEFLAGS= make "${args[@]}" "$@" 2>&1 | while IFS= read -r line; do
+		MAKEFLAGS='' make "${args[@]}" "$@" 2>&1 | while IFS= read -r line; do
 			printf '%s %s\n' "$EPOCHREALTIME" "$line"
 		done >"$SANDBOX_BUILD_LOG"
 		return "${PIPESTATUS[0]}"
