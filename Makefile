@@ -275,8 +275,8 @@ compare: host-tools
 PHONY += stress
 stress:
 	$(Q)$(MAKE) all KERNEL=base
-	$(Q)$(MAKE) check-guest KERNEL=base T=stress-
-	$(Q)$(MAKE) check-guest KERNEL=patched T=stress-
+	$(Q)$(TOP)/run-uml.sh --kernel base --no-build --timeout 3600 --test stress-
+	$(Q)$(TOP)/run-uml.sh --kernel patched --no-build --timeout 3600 --test stress-
 
 # Timing lives in the benchmark, never in a test (RUNS=n, COLD=1).
 PHONY += bench
