@@ -260,7 +260,7 @@ static int stress_main(unsigned int execs)
 			return 1;
 		}
 		warnings = kmsg_count(kmsg, "WARNING:");
-		if ((i + 1) % 1000 == 0)
+		if ((i + 1) % 250 == 0)
 			printf("# %u execs, no warning yet\n", i + 1);
 	}
 	printf("# %u of %u execs with %u KB of arguments, random stack shift: %d kernel WARNING(s)\n",
