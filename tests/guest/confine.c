@@ -28,8 +28,13 @@
 
 #include "kselftest_harness.h"
 
-#define SCRATCH		"/scratch-confine"
 #define MNT		"/mnt"
+
+/*
+ * The scratch directory, on the hostfs root, one per run: guests started in
+ * parallel share the root (make check-hard runs four).
+ */
+static char scratch[96];
 
 /* Host paths: the hostfs= root, and the file the attempts aim at. */
 static char host_root[PATH_MAX / 2];
@@ -148,6 +153,17 @@ static void expect_mount_refused(struct __test_metadata *_metadata, const char *
 	EXPECT_EQ(-1, ret) TH_LOG("mount -t hostfs none " MNT " -o %s succeeded", data);
 }
 
+/* @suffix under this run's scratch directory (a few at a time stay valid). */
+static const char *S(const char *suffix)
+{
+	static char buf[4][PATH_MAX / 2];
+	static unsigned int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s%s", scratch, suffix);
+	return buf[i];
+}
+
 /* The target's content as the host has it, read without any trick. */
 static void read_target_plainly(char *buf, size_t size)
 {
@@ -156,7 +172,7 @@ static void read_target_plainly(char *buf, size_t size)
 	buf[0] = '\0';
 	if (have_canary)
 		return;		/* outside the root: the host checks it */
-	snprintf(path, sizeof(path), SCRATCH "/victim");
+	snprintf(path, sizeof(path), "%s", S("/victim"));
 	slurp(path, buf, size);
 }
 
@@ -166,18 +182,22 @@ FIXTURE(confine) {
 
 FIXTURE_SETUP(confine)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], run[64];
 	int fd;
 
 	if (!cmdline_value("hostfs", host_root, sizeof(host_root)))
 		SKIP(return, "no hostfs= root on the kernel command line: nothing confines");
 	umount2(MNT, MNT_DETACH);
-	mkdir(SCRATCH, 0755);
-	ASSERT_EQ(0, system("rm -rf " SCRATCH "/* " SCRATCH "/.[!.]*"));
+	if (!cmdline_value("sandbox.run", run, sizeof(run)))
+		snprintf(run, sizeof(run), "pid%d", getpid());
+	snprintf(scratch, sizeof(scratch), "/scratch-confine.%s", run);
+	mkdir(scratch, 0755);
+	snprintf(path, sizeof(path), "rm -rf %s/* %s/.[!.]*", scratch, scratch);
+	ASSERT_EQ(0, system(path));
 	have_canary = cmdline_value("sandbox.canary", target, sizeof(target));
 	if (!have_canary) {
-		snprintf(target, sizeof(target), "%s" SCRATCH "/victim", host_root);
-		snprintf(path, sizeof(path), SCRATCH "/victim");
+		snprintf(target, sizeof(target), "%s%s", host_root, S("/victim"));
+		snprintf(path, sizeof(path), "%s", S("/victim"));
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(7, write(fd, "victim\n", 7));
@@ -194,7 +214,8 @@ FIXTURE_TEARDOWN(confine)
 	/* Whatever the test did, the target must be as it was. */
 	read_target_plainly(now, sizeof(now));
 	EXPECT_STREQ(self->before, now) TH_LOG("the target %s was changed", target);
-	system("rm -rf " SCRATCH);
+	snprintf(now, sizeof(now), "rm -rf %s", scratch);
+	system(now);
 }
 
 /* Mount data with ".." must not mount the root's parent, or higher. */
@@ -221,12 +242,12 @@ TEST_F(confine, mount_etc_is_the_guests)
 /* A mount root that is, or passes through, a symlink to / is refused. */
 TEST_F(confine, mount_through_symlink)
 {
-	ASSERT_EQ(0, symlink("/", SCRATCH "/root-link"));
-	expect_mount_refused(_metadata, SCRATCH "/root-link", target);
-	expect_mount_refused(_metadata, SCRATCH "/root-link/", target);
-	ASSERT_EQ(0, mkdir(SCRATCH "/d", 0755));
-	ASSERT_EQ(0, symlink("/", SCRATCH "/d/up"));
-	expect_mount_refused(_metadata, SCRATCH "/d/up/.", target);
+	ASSERT_EQ(0, symlink("/", S("/root-link")));
+	expect_mount_refused(_metadata, S("/root-link"), target);
+	expect_mount_refused(_metadata, S("/root-link/"), target);
+	ASSERT_EQ(0, mkdir(S("/d"), 0755));
+	ASSERT_EQ(0, symlink("/", S("/d/up")));
+	expect_mount_refused(_metadata, S("/d/up/."), target);
 }
 
 /* A symlink to an absolute path is resolved by the guest, in the guest. */
@@ -234,8 +255,8 @@ TEST_F(confine, symlink_resolves_in_guest)
 {
 	struct stat link, etc;
 
-	ASSERT_EQ(0, symlink("/etc", SCRATCH "/etc-link"));
-	ASSERT_EQ(0, stat(SCRATCH "/etc-link", &link));
+	ASSERT_EQ(0, symlink("/etc", S("/etc-link")));
+	ASSERT_EQ(0, stat(S("/etc-link"), &link));
 	ASSERT_EQ(0, stat("/etc", &etc));
 	EXPECT_EQ(etc.st_ino, link.st_ino) TH_LOG("/etc through a symlink is not the guest's");
 }
@@ -246,14 +267,14 @@ TEST_F(confine, stale_fifo_chmod)
 	struct stat st;
 	int fd, ret;
 
-	ASSERT_EQ(0, mkfifo(SCRATCH "/p", 0644));
-	fd = open(SCRATCH "/p", O_RDWR);
+	ASSERT_EQ(0, mkfifo(S("/p"), 0644));
+	fd = open(S("/p"), O_RDWR);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, unlink(SCRATCH "/p"));
-	ASSERT_EQ(0, symlink(target, SCRATCH "/p"));
+	ASSERT_EQ(0, unlink(S("/p")));
+	ASSERT_EQ(0, symlink(target, S("/p")));
 	ret = fchmod(fd, 0604);
 	close(fd);
-	if (!have_canary && !stat(SCRATCH "/victim", &st))
+	if (!have_canary && !stat(S("/victim"), &st))
 		EXPECT_EQ(0644U, st.st_mode & 07777) TH_LOG("the victim's mode was changed");
 	EXPECT_EQ(-1, ret) TH_LOG("chmod went through the host's symlink");
 }
@@ -270,17 +291,17 @@ TEST_F(confine, stale_directory_chmod)
 	int fd, ret;
 
 	snprintf(dir, sizeof(dir), "%.*s", (int)(base - 1 - target), target);
-	snprintf(fifo, sizeof(fifo), SCRATCH "/d/%s", base);
-	ASSERT_EQ(0, mkdir(SCRATCH "/d", 0755));
+	snprintf(fifo, sizeof(fifo), "%s/d/%s", scratch, base);
+	ASSERT_EQ(0, mkdir(S("/d"), 0755));
 	ASSERT_EQ(0, mkfifo(fifo, 0644));
 	fd = open(fifo, O_RDWR);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, unlink(fifo));
-	ASSERT_EQ(0, rmdir(SCRATCH "/d"));
-	ASSERT_EQ(0, symlink(dir, SCRATCH "/d"));
+	ASSERT_EQ(0, rmdir(S("/d")));
+	ASSERT_EQ(0, symlink(dir, S("/d")));
 	ret = fchmod(fd, 0604);
 	close(fd);
-	if (!have_canary && !stat(SCRATCH "/victim", &st))
+	if (!have_canary && !stat(S("/victim"), &st))
 		EXPECT_EQ(0644U, st.st_mode & 07777) TH_LOG("the victim's mode was changed");
 	EXPECT_EQ(-1, ret) TH_LOG("chmod went through the host's symlinked directory");
 }
@@ -296,13 +317,13 @@ TEST_F(confine, second_mount_alias)
 	int dfd, fd;
 
 	snprintf(dir, sizeof(dir), "%.*s", (int)(base - 1 - target), target);
-	ASSERT_EQ(0, mkdir(SCRATCH "/sub", 0755));
-	ASSERT_EQ(0, mount("none", MNT, "hostfs", 0, SCRATCH))
-		TH_LOG("mount -o " SCRATCH ": %s", strerror(errno));
+	ASSERT_EQ(0, mkdir(S("/sub"), 0755));
+	ASSERT_EQ(0, mount("none", MNT, "hostfs", 0, scratch))
+		TH_LOG("mount -o %s: %s", scratch, strerror(errno));
 	dfd = open(MNT "/sub", O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, dfd);
-	ASSERT_EQ(0, rmdir(SCRATCH "/sub"));
-	ASSERT_EQ(0, symlink(dir, SCRATCH "/sub"));
+	ASSERT_EQ(0, rmdir(S("/sub")));
+	ASSERT_EQ(0, symlink(dir, S("/sub")));
 	fd = openat(dfd, base, O_RDONLY);
 	if (fd >= 0) {
 		ssize_t n = read(fd, buf, sizeof(buf) - 1);
@@ -321,32 +342,32 @@ TEST_F(confine, no_device_nodes)
 	char buf[16];
 	int ret, fd;
 
-	ret = mknod(SCRATCH "/null", S_IFCHR | 0666, makedev(1, 3));
+	ret = mknod(S("/null"), S_IFCHR | 0666, makedev(1, 3));
 	EXPECT_EQ(-1, ret) TH_LOG("made a character device node on the host");
 	if (!ret) {
 		/* In the guest, the node is the guest's device. */
-		fd = open(SCRATCH "/null", O_RDONLY);
+		fd = open(S("/null"), O_RDONLY);
 		if (fd >= 0) {
 			TH_LOG("read through it: %zd bytes", read(fd, buf, sizeof(buf)));
 			close(fd);
 		}
 	}
-	ret = mknod(SCRATCH "/disk", S_IFBLK | 0600, makedev(8, 0));
+	ret = mknod(S("/disk"), S_IFBLK | 0600, makedev(8, 0));
 	EXPECT_EQ(-1, ret) TH_LOG("made a block device node on the host");
-	EXPECT_EQ(0, mkfifo(SCRATCH "/fifo", 0644)) TH_LOG("a FIFO is harmless: %s",
+	EXPECT_EQ(0, mkfifo(S("/fifo"), 0644)) TH_LOG("a FIFO is harmless: %s",
 							   strerror(errno));
 }
 
 /* No set-user-ID file on the host: it would be root's there. */
 TEST_F(confine, no_setuid_files)
 {
-	int fd = open(SCRATCH "/suid", O_WRONLY | O_CREAT, 0755);
+	int fd = open(S("/suid"), O_WRONLY | O_CREAT, 0755);
 
 	ASSERT_LE(0, fd);
 	close(fd);
-	EXPECT_EQ(-1, chmod(SCRATCH "/suid", 04755)) TH_LOG("made a set-user-ID file");
-	EXPECT_EQ(-1, chmod(SCRATCH "/suid", 02755)) TH_LOG("made a set-group-ID file");
-	EXPECT_EQ(0, chmod(SCRATCH "/suid", 0700)) TH_LOG("plain chmod: %s", strerror(errno));
+	EXPECT_EQ(-1, chmod(S("/suid"), 04755)) TH_LOG("made a set-user-ID file");
+	EXPECT_EQ(-1, chmod(S("/suid"), 02755)) TH_LOG("made a set-group-ID file");
+	EXPECT_EQ(0, chmod(S("/suid"), 0700)) TH_LOG("plain chmod: %s", strerror(errno));
 }
 
 TEST_HARNESS_MAIN
