@@ -287,11 +287,7 @@ decode_splat() {
 	# The build is out of tree: strip its way back to the source.
 	grep -m 1 'RIP: ' "$tmp/trace" >"$tmp/frames" || true
 	grep '\[<[0-9a-f]*>\]' "$tmp/trace" | grep -v '+0x0/' | head -n 5 >>"$tmp/frames" || true
-	# The sandbox's debug info is split into .dwo files, which binutils'
-	# addr2line does not read (file:? only): LLVM's does.
-	local llvm=
-	command -v llvm-addr2line >/dev/null && command -v llvm-readelf >/dev/null && llvm=1
-	LLVM="$llvm" timeout 60 "$decode" "$vmlinux" "${vmlinux%/*}/../../.." <"$tmp/frames" 2>/dev/null |
+	timeout 60 "$decode" "$vmlinux" "${vmlinux%/*}/../../.." <"$tmp/frames" 2>/dev/null |
 		grep -E 'RIP: |\(.*:[0-9]+' | head -n 40 | sed 's/^/  | /' || true
 }
 

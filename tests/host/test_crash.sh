@@ -69,13 +69,8 @@ crash_run() {
 	expect_grep "^  \\| .*($splat_re)" "$out.err" "splat printed"
 }
 
-# expect_decoded PATTERN FILE WHAT: the decoded trace, when it can be
-# (the split debug info needs LLVM's addr2line, Debian package llvm).
+# expect_decoded PATTERN FILE WHAT: the trace decoded to file:line.
 expect_decoded() {
-	if ! command -v llvm-addr2line >/dev/null; then
-		diag "$3: not checked, no llvm-addr2line for the split debug info (apt-get install llvm)"
-		return 0
-	fi
 	expect_grep "$@"
 }
 
