@@ -96,6 +96,11 @@ else
 	$(Q)mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all
 endif
 
+# SANDBOX_WATCH=1: after a build, leave an inotify watcher behind that
+# answers the check in ~10 ms instead of a ~0.3 s walk (scripts/stale.c).
+# Opt-in: a process that outlives make should be asked for.
+export SANDBOX_WATCH
+
 # Two makes at once on one build directory (two terminals, run-uml.sh in
 # parallel) take turns for the build: the second waits, says so, and then
 # finds it done.
@@ -109,7 +114,7 @@ build-all:
 		printf 'need %s\n' $(UPTODATE_NEED); } >$(UPTODATE).next
 	$(Q)$(MAKE) host-tools kernel rootfs
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE).next,mv -f $(UPTODATE).next $(UPTODATE))
-	$(Q)$(if $(UPTODATE_OFF),,$(BUILD)/host/stale -d $(UPTODATE); true)
+	$(Q)$(if $(UPTODATE_OFF),,$(if $(filter 1,$(SANDBOX_WATCH)),$(BUILD)/host/stale -d $(UPTODATE); true))
 
 PHONY += help
 help:
