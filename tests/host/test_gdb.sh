@@ -311,8 +311,11 @@ test_attach_and_detach() {
 	need_guest || return
 	local -r tag="gdbattach-$$-$RANDOM"
 	local run_pid umid rc=0
+	# GDB reads the kernel's debug info before it attaches: ~2 s on a quiet
+	# machine, over 6 s under load (the guest was gone by then), so the
+	# guest waits 20 s before its mremap.
 	"$RUN" --no-build -t 120 -a "sandbox.tag=$tag" -- \
-		sh -c 'sleep 6; exec /tests/sandbox/gdb_target' \
+		sh -c 'sleep 20; exec /tests/sandbox/gdb_target' \
 		>"$scratch/attached.out" 2>&1 </dev/null &
 	run_pid=$!
 	# Wait for the guest to boot: its umid is in its log, its PID in UML's
