@@ -299,15 +299,6 @@ splats_expected() {
 		grep -qx '# unexpected kernel splats: 0' "$run_dir/results.ktap"
 }
 
-# patched, base, or custom for a kernel given by path.
-kernel_name() {
-	if [[ "$kernel" == */* ]]; then
-		echo custom
-	else
-		echo "$kernel"
-	fi
-}
-
 # Summarise the guest's KTAP on the host, write JSON and JUnit XML, and
 # turn a failed test into a failed run (rc is updated in main's scope).
 # Guests run in parallel: each reports from its own copy and replaces the

@@ -252,15 +252,6 @@ check_ptrace() {
 }
 
 # --- the kernel's arguments --------------------------------------------------------
-# patched, base, or custom for a kernel given by path (as run-uml.sh names it).
-kernel_name() {
-	if [[ "$kernel" == */* ]]; then
-		echo custom
-	else
-		echo "$kernel"
-	fi
-}
-
 # kernel_args ID UML_DIR: the kernel's command line of run ID, in args.
 # run-uml.sh is the reference: with --print-args it prints its own (run id
 # and UML directory left as @ID@ and @UML_DIR@); an older run-uml.sh has

@@ -82,6 +82,16 @@ need_value() {
 	[[ $2 -ge 2 ]] || usage_error "option $1 needs a value"
 }
 
+# kernel_name: patched, base, or custom for a kernel given by path, as the
+# guest (sandbox.kernel=) and the results files name it.
+kernel_name() {
+	if [[ "$kernel" == */* ]]; then
+		echo custom
+	else
+		echo "$kernel"
+	fi
+}
+
 # resolve_kernel: build what is missing (unless build=0), then set
 # kernel_bin for $kernel (patched, base or a path) and check the guest root.
 resolve_kernel() {
