@@ -144,6 +144,7 @@ help:
 	@echo '  check T=pattern       - the loop: rebuild what changed, run only the guest'
 	@echo '                          tests matching pattern (e.g. T=mremap)'
 	@echo '  check-ab              - the series/* tests must fail on KERNEL=base'
+	@echo '  check-quick-build     - the quick rebuild of an edit against kbuild itself (base tree)'
 	@echo '  check-host            - only the host tests of the tooling'
 	@echo '  check-hard            - hardening: real crashes in the guest (lkdtm, hung task,'
 	@echo '                          soft lockup, OOM kill) fail the run with their class'
@@ -204,7 +205,8 @@ rootfs: tests
 	$(Q)$(TOP)/scripts/stage-rootfs.sh "$(ROOTFS)" "$(TESTS_OUT)"
 
 # --- host tools ----------------------------------------------------------------
-HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale $(BUILD)/host/splat-class
+HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale $(BUILD)/host/splat-class \
+	$(BUILD)/host/kbuild-plan
 
 PHONY += host-tools
 host-tools: $(HOST_TOOLS)
@@ -235,7 +237,7 @@ endif
 # matching guest tests, nothing else (no host tests, no base kernel).
 PHONY += check check-host check-guest check-ab
 ifeq ($(T),)
-check: check-host check-guest $(if $(filter patched,$(KERNEL)),check-ab)
+check: check-host check-guest $(if $(filter patched,$(KERNEL)),check-ab check-quick-build)
 else
 check: check-guest
 endif
@@ -266,6 +268,14 @@ check-guest: all
 # or they would not prove anything by passing on the patched kernel.
 check-ab:
 	$(Q)$(MAKE) check-guest KERNEL=base T=series/
+
+# The quick rebuild (scripts/kernel.sh) against kbuild itself: edits in the
+# base worktree are rebuilt the quick way, then kbuild must find nothing
+# left to do.  The base kernel is built by check-ab before.
+PHONY += check-quick-build
+check-quick-build:
+	$(Q)$(MAKE) all KERNEL=base
+	$(Q)$(TOP)/tests/host/test_quick_build.sh
 
 # Base and patched side by side: the same suite on both kernels.
 PHONY += compare

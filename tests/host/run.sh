@@ -223,6 +223,119 @@ test_kernel_rebuilt_exactly_when_stale() {
 	done
 }
 
+# stale -l lists every changed file of the tree (not only the first), and
+# no directory: the planner's input.
+test_stale_lists_every_change() {
+	local -r t="$scratch/sl-tree" st="$scratch/sl-stamp"
+	local rc=0
+	rm -rf "$t" && mkdir -p "$t/mm/deep" "$t/include"
+	echo "int a;" >"$t/mm/a.c"
+	echo "int b;" >"$t/mm/deep/b.c"
+	echo "int h;" >"$t/include/h.h"
+	sleep 0.02
+	echo "watch $t" >"$st"
+	sleep 0.02
+	echo "/* x */" >>"$t/mm/a.c"
+	echo "int n;" >"$t/mm/deep/new.c"
+	"$(stale_bin)" -l "$st" >"$scratch/sl.out" || rc=$?
+	expect_status 0 "$rc" "stale -l after two changes" || return
+	sort "$scratch/sl.out" >"$scratch/sl.sorted"
+	printf '%s\n' "$t/mm/a.c" "$t/mm/deep/new.c" | sort >"$scratch/sl.want"
+	cmp -s "$scratch/sl.sorted" "$scratch/sl.want" ||
+		fail "listed: $(tr '\n' ' ' <"$scratch/sl.sorted"), want: $(tr '\n' ' ' <"$scratch/sl.want")" ||
+		return
+	rc=0
+	echo "watch $t" >"$st"
+	"$(stale_bin)" -l "$st" >"$scratch/sl.out" || rc=$?
+	expect_status 1 "$rc" "stale -l on an unchanged tree"
+}
+
+# kbuild-plan on a stand-in build directory: a quick rebuild only where
+# kbuild's records show that recompiling objects of built-in.a is all
+# kbuild would do; a Makefile, a script, a library or composite member, an
+# unplain command, a vanished dependency or an unsure walk mean kbuild.
+test_kbuild_plan_decides() {
+	local -r src="$scratch/kp-src" kdir="$scratch/kp-kdir" plan="$scratch/kp-plan"
+	local bin="$scratch/kbuild-plan" change want got rc
+	cc -O2 -Wall -Wextra -o "$bin" "$TOP/scripts/kbuild-plan.c" || fail "cc failed" || return
+	rm -rf "$src" "$kdir"
+	mkdir -p "$src/mm" "$src/lib" "$src/include" "$src/scripts" "$src/Documentation" \
+		"$kdir/mm" "$kdir/lib"
+	for f in mm/a.c mm/b.c mm/c.c mm/d.c mm/unused.c lib/l.c include/x.h include/y.h \
+		include/z.h scripts/link.sh mm/Makefile Documentation/f.rst; do
+		echo "/* $f */" >"$src/$f"
+	done
+	# record TARGET COMMAND DEP...: a .cmd file as fixdep writes it.
+	record() {
+		local -r t="$1" cmd="$2"
+		shift 2
+		{
+			printf 'cmd_%s := %s  \n\n' "$t" "$cmd"
+			printf 'source_%s := %s\n\n' "$t" "$1"
+			printf 'deps_%s := \\\n' "$t"
+			printf '    $(wildcard include/config/FOO) \\\n'
+			for d in "${@:2}"; do
+				printf '  %s \\\n' "$d"
+			done
+			printf '\n%s: $(deps_%s)\n\n$(deps_%s):\n' "$t" "$t" "$t"
+		} >"$kdir/$(dirname "$t")/.$(basename "$t").cmd"
+	}
+	# shellcheck disable=SC2016 # make's escapes, literally
+	record mm/a.o 'gcc -DH=\"$(pound)\" -c -o mm/a.o '"$src/mm/a.c" \
+		"$src/mm/a.c" "$src/include/x.h" "$src/include/z.h"
+	record mm/b.o "gcc -c -o mm/b.o ../kp-src/mm/b.c" "../kp-src/mm/b.c" "../kp-src/include/x.h"
+	record mm/c.o "gcc -c -o mm/c.o $src/mm/c.c; ./post-process mm/c.o" "$src/mm/c.c"
+	# shellcheck disable=SC2016 # a $ for sh: not something to replay
+	record mm/d.o 'gcc -DD=$$HOME -c -o mm/d.o '"$src/mm/d.c" "$src/mm/d.c"
+	record lib/l.o "gcc -c -o lib/l.o $src/lib/l.c" "$src/lib/l.c" "$src/include/y.h"
+	record vmlinux "sh $src/scripts/link.sh" "$src/scripts/link.sh"
+	# The members of vmlinux: a thin archive, as kbuild makes it.
+	touch "$kdir/mm/a.o" "$kdir/mm/b.o" "$kdir/mm/c.o" "$kdir/mm/d.o"
+	(cd "$kdir" && ar cDPrST built-in.a mm/a.o mm/b.o mm/c.o mm/d.o) || fail "ar failed" || return
+	rm "$kdir/mm/a.o"
+
+	for change in "mm/a.c:mm/a.o" "include/x.h:mm/a.o mm/b.o" "mm/b.c:mm/b.o" \
+		"mm/unused.c:" "Documentation/f.rst:" \
+		"include/y.h:full:not linked into vmlinux directly" \
+		"scripts/link.sh:full:not an object" \
+		"mm/c.c:full:not a plain compile" "mm/d.c:full:not a plain compile" \
+		"mm/Makefile:full:not a source file kbuild recorded" \
+		"!unreadable mm:full:could not tell"; do
+		local file="${change%%:*}"
+		want="${change#*:}"
+		rc=0
+		if [[ "$file" == !* ]]; then
+			printf '%s\n' "$file"
+		else
+			printf '%s\n' "$src/$file"
+		fi | SRC="$src" "$bin" "$kdir" >"$plan" || rc=$?
+		if [[ "$want" == full:* ]]; then
+			expect_status 3 "$rc" "plan after $file" || return
+			expect_grep "^full: .*${want#full:}" "$plan" "reason for $file" || return
+		else
+			expect_status 0 "$rc" "plan after $file" || return
+			got="$(tr '\0' '\n' <"$plan" | awk 'NR % 3 == 1' | sort | tr '\n' ' ')"
+			[[ "${got% }" == "$want" ]] ||
+				fail "plan after $file: '${got% }', want '$want'" || return
+			diag "plan after $file: '${got% }'"
+		fi
+	done
+	# The command for sh: make's $(pound) undone; fixdep's as recorded.
+	printf '%s\n' "$src/mm/a.c" | SRC="$src" "$bin" "$kdir" >"$plan"
+	# shellcheck disable=SC2016
+	[[ "$(tr '\0' '\n' <"$plan" | sed -n 3p)" == 'gcc -DH=\"#\" -c -o mm/a.o '"$src/mm/a.c  " ]] ||
+		fail "shell command: $(tr '\0' '\n' <"$plan" | sed -n 3p)" || return
+	# shellcheck disable=SC2016
+	[[ "$(tr '\0' '\n' <"$plan" | sed -n 2p)" == 'gcc -DH=\"$(pound)\" -c -o mm/a.o '"$src/mm/a.c  " ]] ||
+		fail "recorded command: $(tr '\0' '\n' <"$plan" | sed -n 2p)" || return
+	# A dependency that is gone: kbuild would rebuild (and fail); so must we.
+	rm "$src/include/z.h"
+	rc=0
+	printf '%s\n' "$src/mm/b.c" | SRC="$src" "$bin" "$kdir" >"$plan" || rc=$?
+	expect_status 3 "$rc" "plan with a vanished dependency" || return
+	expect_grep "^full: mm/a.o depends on .*z.h, which is gone" "$plan" "reason"
+}
+
 # Staging the guest root copies what changed and leaves the rest alone.
 test_rootfs_restaged_exactly() {
 	local -r root="$scratch/root" tests="$scratch/tests-out"
