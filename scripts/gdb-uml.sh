@@ -285,7 +285,7 @@ kernel_args() {
 		"mem=$mem"
 		"umid=sandbox-$id" "uml_dir=$dir"
 		root=/dev/root rootfstype=hostfs rw "hostfs=$ROOTFS"
-		init=/init "sandbox.run=$id" "sandbox.kernel=$(kernel_name)"
+		init=/init "SANDBOX_RUN=$id" "SANDBOX_KERNEL=$(kernel_name)"
 		con0=fd:0,fd:1 con=null ssl=null "ssl0=$console" console=ttyS0
 		"${append[@]}"
 	)

@@ -83,7 +83,7 @@ need_value() {
 }
 
 # kernel_name: patched, base, or custom for a kernel given by path, as the
-# guest (sandbox.kernel=) and the results files name it.
+# guest (SANDBOX_KERNEL=) and the results files name it.
 kernel_name() {
 	if [[ "$kernel" == */* ]]; then
 		echo custom

@@ -188,7 +188,9 @@ FIXTURE_SETUP(confine)
 	if (!cmdline_value("hostfs", host_root, sizeof(host_root)))
 		SKIP(return, "no hostfs= root on the kernel command line: nothing confines");
 	umount2(MNT, MNT_DETACH);
-	if (!cmdline_value("sandbox.run", run, sizeof(run)))
+	/* The run's id, from run-uml.sh through init's environment. */
+	snprintf(run, sizeof(run), "%s", getenv("SANDBOX_RUN") ? : "");
+	if (!run[0])
 		snprintf(run, sizeof(run), "pid%d", getpid());
 	snprintf(scratch, sizeof(scratch), "/scratch-confine.%s", run);
 	mkdir(scratch, 0755);
