@@ -7,7 +7,9 @@
  *
  *   KDIR     the build directory of a finished kbuild run
  *   CHANGED  the source files changed since that run (stale -l), one a line;
- *            a line starting with '!' means the walk could not tell
+ *            a line starting with '!' means the walk could not tell, one
+ *            starting with '+dir ' names a directory where a file was
+ *            created, removed or renamed
  *
  * kbuild records, for every target it built, the command and every file
  * the command read (fixdep's KDIR/.../.NAME.cmd).  When each changed file
@@ -17,7 +19,10 @@
  * would do; kbuild spends ~9 s walking 300 directories to find that out.
  * Anything else is for kbuild: a changed Makefile, Kconfig or script, a
  * header of a generated file or a host program, an object inside a
- * composite or a library, a dependency that is gone.
+ * composite or a library, a dependency that is gone, a Makefile, Kbuild,
+ * Kconfig or scripts/ file of the last full build (KDIR/.sandbox-build-
+ * files, one path a line) that is gone.  A file removed elsewhere is one
+ * kbuild does not read; a file created is on its own line.
  *
  * Output: for each object to compile, three NUL-terminated fields: the
  * target (relative to KDIR), its command as recorded (make-escaped, for
@@ -42,7 +47,7 @@
 
 struct entry {
 	char *key;
-	char *val;	/* resolved path (NULL: missing), or a flag */
+	char *val;	/* identity (NULL: missing), or the path as listed */
 	int used;
 };
 
@@ -154,23 +159,35 @@ static void full(const char *fmt, ...)
 	exit(3);
 }
 
-/* A path of a .cmd file (relative to KDIR or absolute) as a real path. */
+/*
+ * A file's identity: device and inode, so that a path through a symbolic
+ * link and the walk's path of the same file match.  One stat each (the
+ * kernel walks the path), where realpath() would lstat every component.
+ */
+static int identity(int dirfd, const char *path, char *key, size_t size)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, path, &st, 0))
+		return 0;
+	snprintf(key, size, "%lx:%lx", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+	return 1;
+}
+
+/* A path of a .cmd file (relative to KDIR or absolute): its identity. */
 static const char *resolve(const char *path)
 {
+	static int kdirfd = -1;
 	struct entry *e = lookup(&resolved, path);
-	char buf[PATH_MAX], *real;
+	char key[64];
 
 	if (e)
 		return e->val;
-	if (path[0] == '/')
-		real = realpath(path, NULL);
-	else if (snprintf(buf, sizeof(buf), "%s/%s", kdir, path) < (int)sizeof(buf))
-		real = realpath(buf, NULL);
-	else
-		real = NULL;
+	if (kdirfd < 0 && (kdirfd = open(kdir, O_RDONLY | O_DIRECTORY)) < 0)
+		full("cannot open %s: %s", kdir, strerror(errno));
 	e = insert(&resolved, path);
-	e->val = real;
-	return real;
+	e->val = identity(kdirfd, path, key, sizeof(key)) ? xstrdup(key) : NULL;
+	return e->val;
 }
 
 /* make's escapes in a recorded command ($$, $(pound)) undone for sh. */
@@ -248,7 +265,7 @@ static void dependency(const char *name, const char *raw, char *dep)
 	e = lookup(&changed, real);
 	if (e) {
 		e->used = 1;
-		affected(name, raw, real);
+		affected(name, raw, e->val);
 	}
 }
 
@@ -394,6 +411,28 @@ static void read_members(void)
 		full("%s lists no object", path);
 }
 
+/* The build system's own files, as listed after the last full build. */
+static void build_files_exist(void)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.sandbox-build-files", kdir);
+	f = fopen(path, "r");
+	if (!f)
+		full("no list of the build's Makefiles (%s): a full build writes it", path);
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len && access(line, F_OK))
+			full("%s is gone", line);
+	}
+	free(line);
+	fclose(f);
+}
+
 /* Files kbuild never reads for vmlinux unless a record says so. */
 static int inert(const char *real, const char *src)
 {
@@ -417,7 +456,7 @@ static int inert(const char *real, const char *src)
 
 static void read_lines(const char *path, FILE *f, struct table *t)
 {
-	char *line = NULL, *r;
+	char *line = NULL, key[64];
 	size_t cap = 0;
 	ssize_t len;
 
@@ -428,11 +467,11 @@ static void read_lines(const char *path, FILE *f, struct table *t)
 			continue;
 		if (line[0] == '!')
 			full("the source walk could not tell: %s", line + 1);
-		r = realpath(line, NULL);
-		if (!r)
+		if (!strncmp(line, "+dir ", 5))
+			continue;	/* removals: see build_files_exist() */
+		if (!identity(AT_FDCWD, line, key, sizeof(key)))
 			full("%s changed and is gone again", line);
-		insert(t, r)->val = xstrdup(line);
-		free(r);
+		insert(t, key)->val = xstrdup(line);
 	}
 	free(line);
 	if (ferror(f)) {
@@ -452,17 +491,16 @@ int main(int argc, char **argv)
 	}
 	kdir = argv[1];
 	read_lines("stdin", stdin, &changed);
-	if (!changed.n)
-		return 0;
+	build_files_exist();
 	read_members();
 	walk(kdir);
 
 	/* A changed file no record names: inert, or for kbuild to judge. */
-	src = getenv("SRC") ? realpath(getenv("SRC"), NULL) : NULL;
+	src = getenv("SRC");	/* as the walk wrote the paths: not resolved */
 	for (i = 0; i < changed.cap; i++) {
 		struct entry *e = &changed.e[i];
 
-		if (e->key && !e->used && !inert(e->key, src ? src : "/nonexistent"))
+		if (e->key && !e->used && !inert(e->val, src ? src : "/nonexistent"))
 			full("%s changed and is not a source file kbuild recorded "
 			     "(a Makefile, Kconfig or script)", e->val);
 	}

@@ -151,17 +151,24 @@ config_stale() {
 # True when something in the source tree changed since the last good build:
 # a file or directory (a file created, removed or renamed) with an mtime or
 # ctime not older than the stamp.  build/host/stale (scripts/stale.c) walks
-# the tree with two threads; find is the fallback before it is built.
+# the tree with two threads and lists the changes in $CHANGED for the quick
+# path (empty: it cannot be taken); find is the fallback before it is built.
+readonly CHANGED="$KDIR/.sandbox-changed"
 build_stale() {
+	: >"$CHANGED"
 	[[ -f "$STAMP" && -x "$KDIR/linux" ]] || return 0
 	[[ "$KDIR/.config" -nt "$STAMP" || "$0" -nt "$STAMP" ]] && return 0
 	[[ "$(cat "$STAMP")" == "watch $SRC" ]] || return 0
 	local rc=0
-	"$BUILD/host/stale" "$STAMP" 2>/dev/null || rc=$?
+	"$BUILD/host/stale" -l "$STAMP" >"$CHANGED.next" 2>/dev/null || rc=$?
 	case "$rc" in
-	0) return 0 ;;
+	0)
+		mv -f "$CHANGED.next" "$CHANGED"
+		return 0
+		;;
 	1) return 1 ;;
 	esac
+	rm -f "$CHANGED.next"
 	[[ -n "$(find "$SRC" -name .git -prune -o -name __pycache__ -prune -o \
 		-newer "$STAMP" -print -quit)" ]]
 }
@@ -190,6 +197,11 @@ record_kbuild_env() {
 	local -a kargs
 	kbuild_setup
 	rm -f "$KENV"
+	# The files kbuild reads without recording them: if one of them goes,
+	# kbuild must run (kbuild-plan checks).
+	find "$SRC" \( -name Documentation -o -name tools -o -name .git \) -prune -o -type f \
+		\( -name 'Makefile*' -o -name 'Kbuild*' -o -name 'Kconfig*' -o -path "$SRC/scripts/*" \) \
+		-print >"$KDIR/.sandbox-build-files"
 	env -0 >"$CALLER_ENV"
 	compiler_id >"$KENV.cc"
 	MAKEFLAGS='' make -s -C "$KDIR" -f Makefile -f "$TOP/scripts/kbuild-env.mk" \
@@ -199,18 +211,15 @@ record_kbuild_env() {
 
 # quick_plan FILE: true when a quick rebuild is exact; the plan (see
 # scripts/kbuild-plan.c) in FILE.  Otherwise the reason in $quick_why.
+# build_stale has listed the changes in $CHANGED.
 quick_plan() {
-	local -r plan="$1" plan_bin="$BUILD/host/kbuild-plan" stale="$BUILD/host/stale"
+	local -r plan="$1" plan_bin="$BUILD/host/kbuild-plan"
 	local rc=0
 	quick_why=
 	if [[ "${SANDBOX_QUICK:-1}" != 1 ]]; then
 		quick_why="SANDBOX_QUICK=${SANDBOX_QUICK}"
-	elif [[ ! -x "$plan_bin" || ! -x "$stale" ]]; then
-		quick_why="the host tools are not built"
-	elif [[ ! -f "$STAMP" || ! -x "$KDIR/linux" ]]; then
-		quick_why="no finished kbuild run to start from"
-	elif [[ "$KDIR/.config" -nt "$STAMP" || "$0" -nt "$STAMP" ]]; then
-		quick_why="the configuration or this script changed"
+	elif [[ ! -x "$plan_bin" || ! -s "$CHANGED" ]]; then
+		quick_why="no list of the changes (a new .config, this script changed, or no build/host/stale)"
 	elif [[ ! -s "$KENV" ]] && ! record_kbuild_env; then
 		# A kernel built before the quick path existed: its makefiles
 		# are those of the last build unless one changed, which the
@@ -220,8 +229,7 @@ quick_plan() {
 		quick_why="the compiler changed"
 	fi
 	[[ -z "$quick_why" ]] || return 1
-	"$stale" -l "$STAMP" >"$plan.changed" || true
-	env SRC="$SRC" "$plan_bin" "$KDIR" <"$plan.changed" >"$plan" || rc=$?
+	env SRC="$SRC" "$plan_bin" "$KDIR" <"$CHANGED" >"$plan" || rc=$?
 	case "$rc" in
 	0) return 0 ;;
 	3) quick_why="$(sed 's/^full: //' "$plan")" ;;

@@ -90,19 +90,22 @@ load_patches() {
 }
 
 # A digest of everything that decides what linux/ should contain.
+# Each file's name, then its lines (as cat would give them: patches end
+# with a newline), in one awk: make runs this before every build.
 patches_digest() {
-	local f
-	{
+	local sum
+	sum="$({
 		echo "$PIN"
-		for f in "${PATCH_FILES[@]}"; do
-			printf '%s\n' "${f#"$PATCHES"/}"
-			cat "$f"
-		done
-	} | sha256sum | cut -d' ' -f1
+		[[ ${#PATCH_FILES[@]} -eq 0 ]] ||
+			awk -v dir="$PATCHES/" 'FNR == 1 { print substr(FILENAME, length(dir) + 1) } { print }' \
+				"${PATCH_FILES[@]}"
+	} | sha256sum)"
+	printf '%s\n' "${sum%% *}"
 }
 
 state() {
-	cat "$LINUX/.git/sandbox/$1" 2>/dev/null || true
+	local -r f="$LINUX/.git/sandbox/$1"
+	[[ ! -f "$f" ]] || printf '%s\n' "$(<"$f")"
 }
 
 save_state() {

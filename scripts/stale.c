@@ -28,9 +28,10 @@
  *
  * Usage: stale -l STAMP
  *
- * Walk, and print every file (not directory) of the watched trees that
- * changed, one path a line, instead of stopping at the first: the input of
- * kbuild-plan, which decides whether a quick rebuild is exact.
+ * Walk, and print every file of the watched trees that changed, one path
+ * a line, instead of stopping at the first: the input of kbuild-plan,
+ * which decides whether a quick rebuild is exact.  A changed directory (a
+ * file created, removed or renamed in it) is a line "+dir PATH".
  *
  * Exit codes: 0 stale (with -v the first reason on stdout), 1 up to
  * date, 2 bad usage or an unreadable stamp.
@@ -150,9 +151,9 @@ static void scan(const char *dir)
 			exit(2);
 		}
 		if (list_all) {
-			if (changed(&st) && !S_ISDIR(st.st_mode)) {
+			if (changed(&st)) {
 				pthread_mutex_lock(&lock);
-				printf("%s\n", sub);
+				printf("%s%s\n", S_ISDIR(st.st_mode) ? "+dir " : "", sub);
 				listed++;
 				pthread_mutex_unlock(&lock);
 			}
@@ -227,6 +228,10 @@ static void check_line(char *line)
 			report("changed", path);
 		}
 		return;
+	}
+	if (list_all && S_ISDIR(st.st_mode) && changed(&st)) {
+		printf("+dir %s\n", path);
+		listed++;
 	}
 	/* A watched file is checked here; a directory, after every line. */
 	watched = realloc(watched, (nwatched + 1) * sizeof(*watched));

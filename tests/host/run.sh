@@ -224,7 +224,7 @@ test_kernel_rebuilt_exactly_when_stale() {
 }
 
 # stale -l lists every changed file of the tree (not only the first), and
-# no directory: the planner's input.
+# each directory where a file came or went: the planner's input.
 test_stale_lists_every_change() {
 	local -r t="$scratch/sl-tree" st="$scratch/sl-stamp"
 	local rc=0
@@ -240,7 +240,7 @@ test_stale_lists_every_change() {
 	"$(stale_bin)" -l "$st" >"$scratch/sl.out" || rc=$?
 	expect_status 0 "$rc" "stale -l after two changes" || return
 	sort "$scratch/sl.out" >"$scratch/sl.sorted"
-	printf '%s\n' "$t/mm/a.c" "$t/mm/deep/new.c" | sort >"$scratch/sl.want"
+	printf '%s\n' "$t/mm/a.c" "$t/mm/deep/new.c" "+dir $t/mm/deep" | sort >"$scratch/sl.want"
 	cmp -s "$scratch/sl.sorted" "$scratch/sl.want" ||
 		fail "listed: $(tr '\n' ' ' <"$scratch/sl.sorted"), want: $(tr '\n' ' ' <"$scratch/sl.want")" ||
 		return
@@ -289,6 +289,8 @@ test_kbuild_plan_decides() {
 	record mm/d.o 'gcc -DD=$$HOME -c -o mm/d.o '"$src/mm/d.c" "$src/mm/d.c"
 	record lib/l.o "gcc -c -o lib/l.o $src/lib/l.c" "$src/lib/l.c" "$src/include/y.h"
 	record vmlinux "sh $src/scripts/link.sh" "$src/scripts/link.sh"
+	# The build system's files of the last full build.
+	printf '%s\n' "$src/mm/Makefile" "$src/scripts/link.sh" >"$kdir/.sandbox-build-files"
 	# The members of vmlinux: a thin archive, as kbuild makes it.
 	touch "$kdir/mm/a.o" "$kdir/mm/b.o" "$kdir/mm/c.o" "$kdir/mm/d.o"
 	(cd "$kdir" && ar cDPrST built-in.a mm/a.o mm/b.o mm/c.o mm/d.o) || fail "ar failed" || return
@@ -300,11 +302,11 @@ test_kbuild_plan_decides() {
 		"scripts/link.sh:full:not an object" \
 		"mm/c.c:full:not a plain compile" "mm/d.c:full:not a plain compile" \
 		"mm/Makefile:full:not a source file kbuild recorded" \
-		"!unreadable mm:full:could not tell"; do
+		"!unreadable mm:full:could not tell" "+dir $src/mm:"; do
 		local file="${change%%:*}"
 		want="${change#*:}"
 		rc=0
-		if [[ "$file" == !* ]]; then
+		if [[ "$file" == [\!+]* ]]; then
 			printf '%s\n' "$file"
 		else
 			printf '%s\n' "$src/$file"
@@ -333,7 +335,14 @@ test_kbuild_plan_decides() {
 	rc=0
 	printf '%s\n' "$src/mm/b.c" | SRC="$src" "$bin" "$kdir" >"$plan" || rc=$?
 	expect_status 3 "$rc" "plan with a vanished dependency" || return
-	expect_grep "^full: mm/a.o depends on .*z.h, which is gone" "$plan" "reason"
+	expect_grep "^full: mm/a.o depends on .*z.h, which is gone" "$plan" "reason" || return
+	# A Makefile that is gone: no record names it, the list does.
+	echo "/* z */" >"$src/include/z.h"
+	rm "$src/mm/Makefile"
+	rc=0
+	echo "+dir $src/mm" | SRC="$src" "$bin" "$kdir" >"$plan" || rc=$?
+	expect_status 3 "$rc" "plan with a Makefile removed" || return
+	expect_grep "^full: .*mm/Makefile is gone" "$plan" "reason"
 }
 
 # Staging the guest root copies what changed and leaves the rest alone.
