@@ -204,7 +204,11 @@ cleanup() {
 	if [[ -n "$stty_saved" ]]; then
 		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
 	fi
-	rm -rf "${tmp:-/nonexistent}" "${run_dir:-/nonexistent}"
+	rm -rf "${tmp:-/nonexistent}"
+	# Not through a link the guest may have put in the way.
+	if [[ -n "$run_dir" ]] && run_dir_intact; then
+		rm -rf "$run_dir"
+	fi
 	exit "$rc"
 }
 
@@ -222,7 +226,8 @@ watchdog() {
 		# $$ is run-uml.sh's own pid, also in this subshell.
 		if ! kill -0 "$$" 2>/dev/null; then
 			kill -KILL -- "-$2" 2>/dev/null
-			rm -rf "$tmp" "$run_dir"
+			rm -rf "$tmp"
+			! run_dir_intact || rm -rf "$run_dir"
 			exit 0
 		fi
 	done
@@ -296,12 +301,43 @@ decode_splat() {
 		grep -E 'RIP: |\(.*:[0-9]+' | head -n 40 | sed 's/^/  | /' || true
 }
 
+# The guest is root in build/rootfs and may leave anything there: the run
+# directory and its parents must still be directories, not symbolic links
+# it could point at the host's files.
+run_dir_intact() {
+	local d
+	for d in "$ROOTFS/run" "$ROOTFS/run/sandbox" "$run_dir"; do
+		[[ -d "$d" && ! -L "$d" ]] || return 1
+	done
+}
+
+# Take over the guest's answers (status, results.ktap) once no guest
+# process is left: regular files only, copied into our private $tmp, where
+# everything after reads them (and the host's own output goes).
+collect_guest_files() {
+	local f
+	if ! run_dir_intact; then
+		printf '%s: warning: the guest replaced %s: its status and results are ignored\n' \
+			"$SELF" "${run_dir#"$TOP"/}" >&2
+		return 0
+	fi
+	for f in status results.ktap; do
+		[[ -e "$run_dir/$f" || -L "$run_dir/$f" ]] || continue
+		if [[ -L "$run_dir/$f" || ! -f "$run_dir/$f" ]]; then
+			printf '%s: warning: the guest left %s as something else than a file: ignored\n' \
+				"$SELF" "$f" >&2
+			continue
+		fi
+		cp -- "$run_dir/$f" "$tmp/guest.$f"
+	done
+}
+
 # In --test mode the guest runner attributes each splat to a test; splats
 # of series/* tests on the base kernel are expected (XFAIL).  True when the
 # suite completed and counted no other.
 splats_expected() {
-	[[ $test_mode -eq 1 && -f "$run_dir/results.ktap" ]] &&
-		grep -qx '# unexpected kernel splats: 0' "$run_dir/results.ktap"
+	[[ $test_mode -eq 1 && -f "$tmp/guest.results.ktap" ]] &&
+		grep -qx '# unexpected kernel splats: 0' "$tmp/guest.results.ktap"
 }
 
 # Summarise the guest's KTAP on the host, write JSON and JUnit XML, and
@@ -313,12 +349,13 @@ report_tests() {
 	local name report_rc=0 ext
 	name="$(kernel_name)"
 	mkdir -p "$results"
-	[[ -f "$run_dir/results.ktap" ]] || : >"$run_dir/results.ktap"
-	"$BUILD/host/ktap-report" -n "guest-$name" -j "$run_dir/results.json" \
-		-x "$run_dir/results.xml" "$run_dir/results.ktap" || report_rc=$?
+	[[ -f "$tmp/guest.results.ktap" ]] || : >"$tmp/guest.results.ktap"
+	mv -f "$tmp/guest.results.ktap" "$tmp/results.ktap"
+	"$BUILD/host/ktap-report" -n "guest-$name" -j "$tmp/results.json" \
+		-x "$tmp/results.xml" "$tmp/results.ktap" || report_rc=$?
 	for ext in ktap json xml; do
-		[[ -f "$run_dir/results.$ext" ]] || continue
-		cp "$run_dir/results.$ext" "$results/.$name.$ext.$$"
+		[[ -f "$tmp/results.$ext" ]] || continue
+		cp "$tmp/results.$ext" "$results/.$name.$ext.$$"
 		mv -f "$results/.$name.$ext.$$" "$results/$name.$ext"
 	done
 	echo "results: ${results#"$TOP"/}/$name.{ktap,json,xml}, console: ${log#"$TOP"/}"
@@ -357,7 +394,14 @@ main() {
 	trap cleanup EXIT
 	trap 'on_signal INT' INT
 	trap 'on_signal TERM' TERM
-	mkdir -p "$BUILD/logs" "$run_dir" && mkdir -m 0700 "$tmp_new"
+	# A guest before may have left links in build/rootfs/run: the run
+	# directory is made new, below real directories.
+	if [[ -L "$ROOTFS/run" || -L "$ROOTFS/run/sandbox" ]]; then
+		run_dir=
+		die "$E_BUILD" "${ROOTFS#"$TOP"/}/run or run/sandbox is a symbolic link (a guest's doing?)" \
+			"remove it (rm ${ROOTFS#"$TOP"/}/run/sandbox) and run again: make restages it"
+	fi
+	mkdir -p "$BUILD/logs" "$ROOTFS/run/sandbox" && mkdir "$run_dir" && mkdir -m 0700 "$tmp_new"
 	tmp="$tmp_new"
 	: >"$log"
 	ln -sfn "$id.log" "$BUILD/logs/last.log"
@@ -402,6 +446,7 @@ main() {
 	uml_pid=
 	# The guest's processes are in UML's group; none may outlive it.
 	kill_guest
+	collect_guest_files
 	wait "$tee_pid" 2>/dev/null || true
 	tee_pid=
 	if [[ -n "$stty_saved" ]]; then
@@ -415,11 +460,17 @@ main() {
 			"$SELF" "$timeout" >&2
 		printf '  log: %s (raise the limit with --timeout)\n' "${log#"$TOP"/}" >&2
 		rc=$E_TIMEOUT
-	elif [[ -f "$run_dir/status" ]]; then
-		read -r rc <"$run_dir/status" || true
+	elif [[ -f "$tmp/guest.status" ]]; then
+		read -r rc <"$tmp/guest.status" || true
+		# A number, and nothing else: bash would evaluate an expression
+		# such as a[$(command)] in -eq.
+		if [[ ! "$rc" =~ ^[0-9]{1,3}$ ]]; then
+			printf '%s: error: the guest wrote a status that is not a number: %q\n' \
+				"$SELF" "${rc:0:40}" >&2
+			rc=$E_DIED
 		# The runner's one usage error here: a pattern that matches no
 		# test (it said so above).  Not a test failure.
-		if [[ $test_mode -eq 1 && "$rc" -eq 64 && ! -f "$run_dir/results.ktap" ]]; then
+		elif [[ $test_mode -eq 1 && "$rc" -eq 64 && ! -f "$tmp/guest.results.ktap" ]]; then
 			printf "%s: error: no guest test matches '%s': see the names with %s --list-tests\n" \
 				"$SELF" "$test_pattern" "$SELF" >&2
 			exit "$E_NOTEST"

@@ -67,6 +67,38 @@ test_timeout_kills_everything() {
 	[[ -z "$(ls -A "$tmpd")" ]] || fail "temp files left: $(ls -A "$tmpd")"
 }
 
+# A hostile guest (root in build/rootfs) cannot make run-uml.sh read or
+# write host files through what it leaves in its run directory: a status
+# that is a symbolic link to a host file, a status that bash would
+# evaluate, a run directory replaced by a link.  Each is refused, said,
+# and nothing outside changes.
+test_hostile_guest_files() {
+	local -r canary="$scratch/canary-status" pwned="$scratch/pwned"
+	local rc
+	echo 7 >"$canary"
+	rc=0
+	run_uml "$scratch/hg1" -t 60 -- sh -c \
+		"ln -sf '$canary' /run/sandbox/\$SANDBOX_RUN/status; poweroff -f" || rc=$?
+	expect_status 125 "$rc" "status as a link to a host file holding 7" || return
+	expect_grep 'status as something else than a file: ignored' "$scratch/hg1.err" \
+		"the link is refused" || return
+	rc=0
+	run_uml "$scratch/hg2" -t 60 -- sh -c \
+		"echo 'a[\$(touch $pwned)]' >/run/sandbox/\$SANDBOX_RUN/status; poweroff -f" || rc=$?
+	expect_status 125 "$rc" "a status with a command substitution" || return
+	expect_grep 'status that is not a number' "$scratch/hg2.err" "the status is refused" || return
+	[[ ! -e "$pwned" ]] || fail "the guest's status ran a command on the host" || return
+	rc=0
+	run_uml "$scratch/hg3" -t 60 -- sh -c \
+		"d=/run/sandbox/\$SANDBOX_RUN; rm -rf \$d; ln -s '$scratch' \$d; poweroff -f" || rc=$?
+	expect_status 125 "$rc" "run directory replaced by a link" || return
+	expect_grep 'the guest replaced .*: its status and results are ignored' "$scratch/hg3.err" \
+		"the replaced directory is refused" || return
+	[[ "$(cat "$canary")" == 7 && -f "$scratch/hg3.err" ]] ||
+		fail "a host file changed" || return
+	diag "the canary still holds 7, nothing ran, the scratch directory is intact"
+}
+
 # A WARNING provoked in the guest fails the run (121) and shows the splat,
 # although the command itself succeeded.
 test_kernel_warning_fails_run() {
