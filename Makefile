@@ -156,7 +156,8 @@ help:
 	@echo
 	@echo 'Measure:'
 	@echo '  bench                 - boot, check, edit-to-verdict and mremap timings, base'
-	@echo '                          vs patched, medians of RUNS=n runs (COLD=1: cold build)'
+	@echo '                          vs patched, medians of RUNS=n runs (COLD=1: cold build,'
+	@echo '                          FRESH=1: a fresh clone to its first verdict)'
 	@echo
 	@echo 'Clean:'
 	@echo '  clean                 - remove build output but keep downloads and linux/'
@@ -293,11 +294,11 @@ stress:
 	$(Q)$(TOP)/run-uml.sh --kernel base --no-build --timeout 3600 --test stress-
 	$(Q)$(TOP)/run-uml.sh --kernel patched --no-build --timeout 3600 --test stress-
 
-# Timing lives in the benchmark, never in a test (RUNS=n, COLD=1).
+# Timing lives in the benchmark, never in a test (RUNS=n, COLD=1, FRESH=1).
 PHONY += bench
 bench: host-tools
 	$(Q)$(MAKE) all KERNEL=base
-	$(Q)$(TOP)/scripts/bench.sh $(if $(RUNS),--runs $(RUNS)) $(if $(COLD),--cold)
+	$(Q)$(TOP)/scripts/bench.sh $(if $(RUNS),--runs $(RUNS)) $(if $(COLD),--cold) $(if $(FRESH),--fresh)
 
 # Deliberately broken variants of the series: the suite must catch each.
 # Slow (a kernel per mutant), so not part of make check.

@@ -19,9 +19,10 @@ Usage: $SELF [--runs N] [--cold] [--no-edit] [--tests PAT] [--only PART]
   --runs N    repetitions of the quick measurements (default 10; the slow
               ones run max(3, N/3) times)
   --cold      also time a cold kernel build from a fresh worktree (~5 min)
+  --fresh     also time a fresh clone to its first verdict (~10 min)
   --no-edit   skip edit-to-verdict (it edits linux/mm/mremap.c and restores it)
   --tests PAT the guest tests of edit-to-verdict (default series/realign)
-  --only PART run one part: boot, check, edit, cold or guest (the tables
+  --only PART run one part: boot, check, edit, cold, fresh or guest (the tables
               then hold only its rows)
 
 Measures, each as median/min/max: boot to init and back (./run-uml.sh --
@@ -38,6 +39,7 @@ EOF
 
 runs=10
 cold=0
+fresh=0
 edit=1
 edit_tests=series/realign
 only=
@@ -157,7 +159,7 @@ bench_edit() {
 	trap - EXIT
 	record edit_total "edit-to-verdict: edit mm/mremap.c, make check T=$edit_tests" "${total[@]}"
 	record edit_build "  kernel rebuilt (to kbuild's last line)" "${build[@]}"
-	record edit_compile "    kbuild descent and compile (to LD vmlinux.o)" "${comp[@]}"
+	record edit_compile "    up-to-date checks, plan, compile (to LD vmlinux.o)" "${comp[@]}"
 	record edit_vmlinux_o "    vmlinux.o and modpost" "${vmo[@]}"
 	record edit_kallsyms "    kallsyms passes" "${ksym[@]}"
 	record edit_link "    final link" "${link[@]}"
@@ -173,6 +175,22 @@ bench_cold() {
 	t="$(CCACHE_DISABLE=1 time_cmd env SRC="$wt" KDIR="$kd" "$TOP/scripts/kernel.sh" build)"
 	record cold_build "cold kernel build (no ccache)" "$t"
 	rm -rf "$kd"
+}
+
+# A fresh clone of this checkout to its first verdict, as a new user runs
+# it: make check T=series/realign (fetch linux-source, import, apply,
+# configure, a cold kernel build without ccache, the guest, boot, test).
+bench_fresh() {
+	local -r clone="$BUILD/bench-fresh"
+	local t t0 rc=0
+	rm -rf "$clone"
+	git clone -q "$TOP" "$clone"
+	t0=$EPOCHREALTIME
+	CCACHE_DISABLE=1 make -s -C "$clone" check T=series/realign >"$OUT/fresh.log" 2>&1 || rc=$?
+	t="$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')"
+	[[ $rc -eq 0 ]] || { echo "  fresh clone: make check failed ($rc), see ${OUT#"$TOP"/}/fresh.log"; return 1; }
+	record fresh_verdict "fresh clone to first verdict (make check T=series/realign, no ccache)" "$t"
+	rm -rf "$clone"
 }
 
 # The guest's own numbers: one line per scenario and kernel.
@@ -209,6 +227,7 @@ main() {
 		case "$1" in
 		--runs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage 64 >&2; runs="$2"; shift 2 ;;
 		--cold) cold=1; shift ;;
+		--fresh) fresh=1; shift ;;
 		--no-edit) edit=0; shift ;;
 		--tests) [[ $# -ge 2 ]] || usage 64 >&2; edit_tests="$2"; shift 2 ;;
 		--only) [[ $# -ge 2 ]] || usage 64 >&2; only="$2"; shift 2 ;;
@@ -229,6 +248,7 @@ main() {
 		bench_check
 		[[ $edit -eq 1 ]] && bench_edit
 		[[ $cold -eq 1 ]] && bench_cold
+		[[ $fresh -eq 1 ]] && bench_fresh
 		bench_guest
 	fi
 
