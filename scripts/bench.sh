@@ -118,6 +118,10 @@ bench_check() {
 	local -r n=$((runs / 3 > 3 ? runs / 3 : 3))
 	mapfile -t v < <(repeat "$n" make -s -C "$TOP" check-guest)
 	record check_guest "make check-guest (built kernel)" "${v[@]}"
+	# Everything (host tests, GDB, the guest suite, the A/B check, the
+	# quick build against kbuild): minutes, so once.
+	mapfile -t v < <(repeat 1 make -s -C "$TOP" check)
+	record check_full "make check, everything (built kernels, one run)" "${v[@]}"
 }
 
 # phase_times LOG START: the build phases from kbuild's own step lines,
