@@ -133,7 +133,7 @@ test_gdb_args_match_run_uml() {
 	got="$("$GDB_UML" --no-build -n -a "sandbox.tag=$tag" -- true |
 		sed 's/.* --args [^ ]* //' | tr ' ' '\n' | sed 's/\\//g; /^$/d')"
 	normalise() {
-		sed -E 's/^(umid=sandbox-|sandbox\.run=).*/\1ID/; s/^uml_dir=.*/uml_dir=DIR/;
+		sed -E 's/^(umid=sandbox-|SANDBOX_RUN=).*/\1ID/; s/^uml_dir=.*/uml_dir=DIR/;
 			s/^ssl0=fd:[23]$/ssl0=CONSOLE/'
 	}
 	if ! diff <(normalise <<<"$want") <(normalise <<<"$got") >"$scratch/args.diff"; then
@@ -289,7 +289,7 @@ end" -- /tests/sandbox/gdb_target || true
 	expect_grep '^  Linux version 6\.1' "$scratch/lx.out" "lx-version prints the banner" || return
 	expect_grep '^  .*gdb_target' "$scratch/lx.out" "lx-ps lists gdb_target" || return
 	# (UML takes umid= off the command line it keeps.)
-	expect_grep '^  mem=512M .*sandbox\.run=' "$scratch/lx.out" "lx-cmdline shows the run id" ||
+	expect_grep '^  mem=512M .*SANDBOX_RUN=' "$scratch/lx.out" "lx-cmdline shows the run id" ||
 		return
 	expect_grep '^  .*Run /init as init process' "$scratch/lx.out" "lx-dmesg shows boot messages" ||
 		return
