@@ -199,7 +199,7 @@ record_kbuild_env() {
 	rm -f "$KENV"
 	# The files kbuild reads without recording them: if one of them goes,
 	# kbuild must run (kbuild-plan checks).
-	find "$SRC" \( -name Documentation -o -name tools -o -name .git \) -prune -o -type f \
+	find "$SRC" \( -path "$SRC/Documentation" -o -path "$SRC/tools" -o -name .git \) -prune -o -type f \
 		\( -name 'Makefile*' -o -name 'Kbuild*' -o -name 'Kconfig*' -o -path "$SRC/scripts/*" \) \
 		-print >"$KDIR/.sandbox-build-files"
 	env -0 >"$CALLER_ENV"
