@@ -300,7 +300,7 @@ compile_object() {
 # quick_build PLAN: compile the planned objects (JOBS at a time), then
 # relink as kbuild does: archives (thin and index-less: their content is
 # the member list, unchanged, so a new mtime is all kbuild would give
-# them), vmlinux.o, modpost, vmlinux, and UML's linux.
+# them), vmlinux.o and modpost beside vmlinux, and UML's linux.
 quick_build() {
 	local -r plan="$1"
 	local -a kenv kenv_unset names=()
@@ -333,10 +333,23 @@ quick_build() {
 		done
 	done
 	touch "$KDIR/built-in.a" "$KDIR/vmlinux.a"
-	in_kbuild_env make -j"$JOBS" -f "$SRC/scripts/Makefile.vmlinux_o" &&
-		in_kbuild_env make -j"$JOBS" -f "$SRC/scripts/Makefile.modpost" &&
-		in_kbuild_env make -j"$JOBS" -f "$SRC/scripts/Makefile.vmlinux" &&
-		in_kbuild_env ln -f vmlinux linux || return 2
+	# vmlinux.o exists for modpost's checks only: vmlinux is linked from
+	# vmlinux.a.  kbuild runs them one after the other; here the two run
+	# at once (each is one linker on one core), and vmlinux is relinked as
+	# if vmlinux.o were already new (-W, which make does not pass down).
+	# Both must succeed; vmlinux must end no older than vmlinux.o, as
+	# kbuild would leave them.
+	local modpost_pid link_rc=0 modpost_rc=0
+	{
+		in_kbuild_env make -f "$SRC/scripts/Makefile.vmlinux_o" &&
+			in_kbuild_env make -f "$SRC/scripts/Makefile.modpost"
+	} &
+	modpost_pid=$!
+	in_kbuild_env make -j"$JOBS" -W vmlinux.o -f "$SRC/scripts/Makefile.vmlinux" || link_rc=$?
+	wait "$modpost_pid" || modpost_rc=$?
+	[[ $link_rc -eq 0 && $modpost_rc -eq 0 ]] || return 2
+	[[ ! "$KDIR/vmlinux.o" -nt "$KDIR/vmlinux" ]] || touch "$KDIR/vmlinux"
+	in_kbuild_env ln -f vmlinux linux || return 2
 	[[ -z "${SANDBOX_BUILD_LOG:-}" ]] || echo '  LINK linux'
 }
 
