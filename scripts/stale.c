@@ -83,15 +83,24 @@ static int changed(const struct stat *st)
 	return not_older(&st->st_mtim) || not_older(&st->st_ctim);
 }
 
+/* -l: one line of the listing, TAG then PATH. */
+static void list_line(const char *tag, const char *path)
+{
+	pthread_mutex_lock(&lock);
+	printf("%s%s\n", tag, path);
+	listed++;
+	pthread_mutex_unlock(&lock);
+}
+
 /* Record the first reason only; every thread stops at the next check. */
 static void report(const char *why, const char *path)
 {
+	char tag[64];
+
 	if (list_all) {
 		/* Listing: a line kbuild-plan takes as "cannot tell". */
-		pthread_mutex_lock(&lock);
-		printf("!%s %s\n", why, path);
-		listed++;
-		pthread_mutex_unlock(&lock);
+		snprintf(tag, sizeof(tag), "!%s ", why);
+		list_line(tag, path);
 		return;
 	}
 	pthread_mutex_lock(&lock);
@@ -151,12 +160,8 @@ static void scan(const char *dir)
 			exit(2);
 		}
 		if (list_all) {
-			if (changed(&st)) {
-				pthread_mutex_lock(&lock);
-				printf("%s%s\n", S_ISDIR(st.st_mode) ? "+dir " : "", sub);
-				listed++;
-				pthread_mutex_unlock(&lock);
-			}
+			if (changed(&st))
+				list_line(S_ISDIR(st.st_mode) ? "+dir " : "", sub);
 		} else if (changed(&st)) {
 			report("changed", sub);
 			free(sub);
@@ -220,18 +225,14 @@ static void check_line(char *line)
 		report("missing", path);
 		return;
 	}
-	if (changed(&st) && !(list_all && S_ISDIR(st.st_mode))) {
-		if (list_all) {
-			printf("%s\n", path);
-			listed++;
-		} else {
+	if (changed(&st)) {
+		if (!list_all) {
 			report("changed", path);
+			return;
 		}
-		return;
-	}
-	if (list_all && S_ISDIR(st.st_mode) && changed(&st)) {
-		printf("+dir %s\n", path);
-		listed++;
+		list_line(S_ISDIR(st.st_mode) ? "+dir " : "", path);
+		if (!S_ISDIR(st.st_mode))
+			return;
 	}
 	/* A watched file is checked here; a directory, after every line. */
 	watched = realloc(watched, (nwatched + 1) * sizeof(*watched));
