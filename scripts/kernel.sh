@@ -353,6 +353,13 @@ quick_build() {
 	[[ -z "${SANDBOX_BUILD_LOG:-}" ]] || echo '  LINK linux'
 }
 
+# build_failed NEXT: drop the stamp to be, and say so (exits).
+build_failed() {
+	rm -f "$1"
+	die "$E_BUILD" "the kernel build failed (errors above)" \
+		"re-run with 'make V=1 kernel' for the full commands"
+}
+
 cmd_build() {
 	[[ -f "$SRC/Makefile" && -d "$SRC/arch/um" ]] ||
 		die "$E_USAGE" "$SRC is not a kernel source tree" "run 'make source' first"
@@ -386,9 +393,7 @@ cmd_build() {
 			;;
 		1)
 			# A compile error is the source's: kbuild would stop there too.
-			rm -f "$next"
-			die "$E_BUILD" "the kernel build failed (errors above)" \
-				"re-run with 'make V=1 kernel' for the full commands"
+			build_failed "$next"
 			;;
 		esac
 		# The link failed: kbuild's own run decides, and says why.
@@ -397,11 +402,7 @@ cmd_build() {
 		echo "  BUILD   ${KDIR#"$TOP"/}/linux from ${SRC#"$TOP"/}"
 		[[ "${KBUILD_VERBOSE:-0}" != 1 ]] || echo "  (not quick: $quick_why)"
 	fi
-	if ! kmake all; then
-		rm -f "$next"
-		die "$E_BUILD" "the kernel build failed (errors above)" \
-			"re-run with 'make V=1 kernel' for the full commands"
-	fi
+	kmake all || build_failed "$next"
 	record_kbuild_env || echo "  (could not record kbuild's environment: next build is a full one)"
 	mv -f "$next" "$STAMP"
 }
