@@ -1,0 +1,945 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Series-aware coverage report: lcov tracefiles against the lines a series adds.
+ *
+ * Usage: coverage-report [OPTIONS] -s SERIES.diff MAIN.info
+ *
+ *   -s FILE   the series' diff (git diff -U0, any context works): its '+'
+ *             lines, in the new file's numbering, are the series' lines
+ *   -x FILE   the sandbox's own patches' diff (base..series-base); its '+'
+ *             lines are reported apart, mapped through the series diff to
+ *             the built tree's numbering (-k patched)
+ *   -k KIND   patched (default): the built tree is the series diff's new
+ *             side; base: it is the old side, and the series' lines are
+ *             the ones it removes or replaces ('-' lines)
+ *   -r ROOT   the built tree's root: a diff path P is the tracefile's
+ *             SF:ROOT/P (default: any SF ending in /P)
+ *   -t NAME=FILE  a tracefile of one test's boot (repeatable)
+ *   -b FILE   the tracefile of an idle boot: per test, what it reaches
+ *             beyond that
+ *   -e FILE   known unreachable outcomes, "PATH|SOURCE TEXT|REASON" a line:
+ *             listed with the reason, never counted as reached
+ *   -l NAME=WHAT  a note on a test boot (e.g. "lost: panic"), repeatable
+ *   -m FILE   write the Markdown report there (default: stdout)
+ *   -j FILE   write the JSON report there
+ *
+ * A line is executable when the tracefile has a DA record for it; each
+ * BRDA record is one branch outcome.  The summary line is
+ * "N of M added executable lines, K of L branch outcomes".
+ *
+ * Exit codes: 0 written, 1 a tracefile or diff could not be read or parsed
+ * (the error says which, and where), 64 bad usage.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define E_USAGE 64
+
+/* One line of a diff: its file, number (on the side it is in), text. */
+struct dline {
+	const char *path;
+	long ln;
+	char *text;
+};
+
+/* One line insertion point or removal, to map old numbers to new ones. */
+struct dop {
+	const char *path;
+	long pos;	/* '-': the old line removed; '+': inserted before old line */
+	int add;
+};
+
+struct diff {
+	struct dline *plus, *minus;
+	size_t nplus, nminus;
+	struct dop *ops;
+	size_t nops;
+};
+
+struct da {
+	long ln, count;
+};
+
+struct brda {
+	long ln, block, branch, taken;	/* taken -1: the block never ran ("-") */
+};
+
+/* The records of one source file in one tracefile. */
+struct sf {
+	const char *path;
+	struct da *da;
+	size_t nda;
+	struct brda *br;
+	size_t nbr;
+};
+
+struct info {
+	const char *name;	/* test name, or NULL */
+	const char *file;
+	struct sf *sf;
+	size_t nsf;
+};
+
+struct known {
+	char *path, *text, *reason;
+};
+
+/* A line reported: a series or sandbox line resolved in the built tree. */
+struct rline {
+	const char *path;
+	long ln;
+	const char *text;
+	int executable;
+	long count;
+	size_t nbr, nbr_taken;
+	const char *reason;	/* a known unreachable outcome on this line */
+};
+
+static const char *root;
+static struct known *known;
+static size_t nknown;
+
+static void die_usage(const char *msg)
+{
+	fprintf(stderr, "coverage-report: %s (see the usage at the top of scripts/coverage-report.c)\n", msg);
+	exit(E_USAGE);
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("coverage-report: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		die("out of memory");
+	return d;
+}
+
+#define PUSH(arr, n) (arr = xrealloc(arr, (n + 1) * sizeof(*arr)), &arr[n++])
+
+static FILE *xopen(const char *file)
+{
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		die("cannot read %s: %s", file, strerror(errno));
+	return f;
+}
+
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+}
+
+static const char **paths;
+static size_t npaths;
+
+/*
+ * "a/x" or "b/x" as git writes them, interned: every line of a file points
+ * at the same string, which lives as long as the program.
+ */
+static const char *diff_path(const char *s)
+{
+	size_t i;
+
+	if ((s[0] == 'a' || s[0] == 'b') && s[1] == '/')
+		s += 2;
+	for (i = 0; i < npaths; i++)
+		if (!strcmp(paths[i], s))
+			return paths[i];
+	return *PUSH(paths, npaths) = xstrdup(s);
+}
+
+static void read_diff(const char *file, struct diff *d)
+{
+	FILE *f = xopen(file);
+	char *line = NULL;
+	const char *path = NULL;
+	size_t cap = 0;
+	long old_ln = 0, new_ln = 0, old_left = 0, new_left = 0, nr = 0;
+
+	memset(d, 0, sizeof(*d));
+	while (getline(&line, &cap, f) >= 0) {
+		nr++;
+		chomp(line);
+		if (!strncmp(line, "+++ ", 4) && !old_left && !new_left) {
+			if (strcmp(line + 4, "/dev/null"))
+				path = diff_path(line + 4);
+			continue;
+		}
+		if (!strncmp(line, "--- ", 4) && !old_left && !new_left) {
+			path = diff_path(line + 4);
+			continue;
+		}
+		if (!strncmp(line, "@@ ", 3)) {
+			long a, b = 1, c, e = 1;
+			char *p = line + 3;
+
+			if (!path)
+				die("%s:%ld: a hunk before any file name", file, nr);
+			if (sscanf(p, "-%ld", &a) != 1)
+				die("%s:%ld: malformed hunk header '%s'", file, nr, line);
+			p = strpbrk(p, ", ");
+			if (p && *p == ',')
+				b = strtol(p + 1, &p, 10);
+			p = p ? strchr(p, '+') : NULL;
+			if (!p || sscanf(p, "+%ld", &c) != 1)
+				die("%s:%ld: malformed hunk header '%s'", file, nr, line);
+			p = strpbrk(p, ", ");
+			if (p && *p == ',')
+				e = strtol(p + 1, NULL, 10);
+			/* An empty side names the line before the change. */
+			old_ln = b ? a : a + 1;
+			new_ln = e ? c : c + 1;
+			old_left = b;
+			new_left = e;
+			continue;
+		}
+		if (!old_left && !new_left)
+			continue;	/* "diff --git", "index", ... */
+		if (line[0] == '+') {
+			struct dline *l = PUSH(d->plus, d->nplus);
+			struct dop *o = PUSH(d->ops, d->nops);
+
+			*l = (struct dline){ path, new_ln++, xstrdup(line + 1) };
+			*o = (struct dop){ path, old_ln, 1 };
+			new_left--;
+		} else if (line[0] == '-') {
+			struct dline *l = PUSH(d->minus, d->nminus);
+			struct dop *o = PUSH(d->ops, d->nops);
+
+			*l = (struct dline){ path, old_ln, xstrdup(line + 1) };
+			*o = (struct dop){ path, old_ln++, 0 };
+			old_left--;
+		} else if (line[0] == ' ' || line[0] == '\0') {
+			old_ln++, new_ln++;
+			old_left--, new_left--;
+		} else if (line[0] != '\\') {
+			die("%s:%ld: a hunk line that starts with neither ' ', '+' nor '-'", file, nr);
+		}
+		if (old_left < 0 || new_left < 0)
+			die("%s:%ld: more lines than the hunk header says", file, nr);
+	}
+	if (old_left > 0 || new_left > 0)
+		die("%s: the last hunk is cut short", file);
+	free(line);
+	fclose(f);
+}
+
+/*
+ * The number of old line @ln of @path on the diff's new side, or 0 when
+ * the diff removes it (changed or deleted).
+ */
+static long map_line(const struct diff *d, const char *path, long ln)
+{
+	long delta = 0;
+	size_t i;
+
+	for (i = 0; i < d->nops; i++) {
+		const struct dop *o = &d->ops[i];
+
+		if (strcmp(o->path, path))
+			continue;
+		if (o->add) {
+			if (o->pos <= ln)
+				delta++;
+		} else if (o->pos == ln) {
+			return 0;
+		} else if (o->pos < ln) {
+			delta--;
+		}
+	}
+	return ln + delta;
+}
+
+/* The diff path that tracefile path @sf names, or NULL. */
+static int sf_matches(const char *sf, const char *path)
+{
+	size_t ls = strlen(sf), lp = strlen(path);
+
+	if (root) {
+		size_t lr = strlen(root);
+
+		while (lr && root[lr - 1] == '/')
+			lr--;
+		return ls == lr + 1 + lp && !strncmp(sf, root, lr) && sf[lr] == '/' &&
+		       !strcmp(sf + lr + 1, path);
+	}
+	return ls > lp && sf[ls - lp - 1] == '/' && !strcmp(sf + ls - lp, path);
+}
+
+static const char **wanted;
+static size_t nwanted;
+
+static void want_path(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < nwanted; i++)
+		if (!strcmp(wanted[i], path))
+			return;
+	*PUSH(wanted, nwanted) = path;
+}
+
+/* Only the records of files a diff names are kept: a kernel has ~1000. */
+static const char *wanted_path(const char *sf)
+{
+	size_t i;
+
+	for (i = 0; i < nwanted; i++)
+		if (sf_matches(sf, wanted[i]))
+			return wanted[i];
+	return NULL;
+}
+
+static void read_info(const char *file, struct info *in)
+{
+	FILE *f = xopen(file);
+	char *line = NULL;
+	size_t cap = 0;
+	struct sf *cur = NULL;
+	long nr = 0;
+	int in_record = 0;
+
+	in->file = file;
+	in->sf = NULL;
+	in->nsf = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		nr++;
+		chomp(line);
+		if (!strncmp(line, "SF:", 3)) {
+			const char *p;
+
+			if (in_record)
+				die("%s:%ld: SF: inside a record (no end_of_record before it)", file, nr);
+			in_record = 1;
+			cur = NULL;
+			p = wanted_path(line + 3);
+			if (p) {
+				size_t i;
+
+				/* A file twice (lcov -a did not merge): add up. */
+				for (i = 0; i < in->nsf; i++)
+					if (in->sf[i].path == p)
+						cur = &in->sf[i];
+				if (!cur) {
+					cur = PUSH(in->sf, in->nsf);
+					memset(cur, 0, sizeof(*cur));
+					cur->path = p;
+				}
+			}
+		} else if (!strcmp(line, "end_of_record")) {
+			if (!in_record)
+				die("%s:%ld: end_of_record without SF:", file, nr);
+			in_record = 0;
+			cur = NULL;
+		} else if (!strncmp(line, "DA:", 3)) {
+			long ln, count;
+
+			if (!in_record || sscanf(line + 3, "%ld,%ld", &ln, &count) != 2 || ln <= 0 || count < 0)
+				die("%s:%ld: malformed '%s' (DA:LINE,COUNT inside an SF: record)", file, nr, line);
+			if (cur) {
+				size_t i;
+
+				for (i = 0; i < cur->nda && cur->da[i].ln != ln; i++)
+					;
+				if (i < cur->nda)
+					cur->da[i].count += count;
+				else
+					*PUSH(cur->da, cur->nda) = (struct da){ ln, count };
+			}
+		} else if (!strncmp(line, "BRDA:", 5)) {
+			long ln, block, branch, taken;
+			char t[32];
+
+			if (!in_record || sscanf(line + 5, "%ld,%ld,%ld,%31s", &ln, &block, &branch, t) != 4 ||
+			    ln <= 0)
+				die("%s:%ld: malformed '%s' (BRDA:LINE,BLOCK,BRANCH,TAKEN)", file, nr, line);
+			if (!strcmp(t, "-")) {
+				taken = -1;
+			} else {
+				char *end;
+
+				taken = strtol(t, &end, 10);
+				if (*end || taken < 0)
+					die("%s:%ld: malformed taken count in '%s'", file, nr, line);
+			}
+			if (cur) {
+				size_t i;
+
+				for (i = 0; i < cur->nbr; i++) {
+					struct brda *b = &cur->br[i];
+
+					if (b->ln == ln && b->block == block && b->branch == branch) {
+						if (taken > 0)
+							b->taken = (b->taken > 0 ? b->taken : 0) + taken;
+						else if (taken == 0 && b->taken < 0)
+							b->taken = 0;
+						break;
+					}
+				}
+				if (i == cur->nbr)
+					*PUSH(cur->br, cur->nbr) = (struct brda){ ln, block, branch, taken };
+			}
+		}
+		/* TN:, FN:, FNDA:, LF:, LH:, ... are not needed. */
+	}
+	if (in_record)
+		die("%s: the last record has no end_of_record (truncated?)", file);
+	free(line);
+	fclose(f);
+}
+
+static const struct sf *find_sf(const struct info *in, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < in->nsf; i++)
+		if (!strcmp(in->sf[i].path, path))
+			return &in->sf[i];
+	return NULL;
+}
+
+/* The count of a line, or -1 when it is not executable. */
+static long line_count(const struct info *in, const char *path, long ln)
+{
+	const struct sf *s = find_sf(in, path);
+	size_t i;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < s->nda; i++)
+		if (s->da[i].ln == ln)
+			return s->da[i].count;
+	return -1;
+}
+
+static const char *known_reason(const char *path, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < nknown; i++)
+		if (!strcmp(known[i].path, path) && strstr(text, known[i].text))
+			return known[i].reason;
+	return NULL;
+}
+
+static void read_known(const char *file)
+{
+	FILE *f = xopen(file);
+	char *line = NULL;
+	size_t cap = 0;
+	long nr = 0;
+
+	while (getline(&line, &cap, f) >= 0) {
+		char *a, *b;
+		struct known *k;
+
+		nr++;
+		chomp(line);
+		if (!line[0] || line[0] == '#')
+			continue;
+		a = strchr(line, '|');
+		b = a ? strchr(a + 1, '|') : NULL;
+		if (!b || a == line || b == a + 1 || !b[1])
+			die("%s:%ld: expected PATH|SOURCE TEXT|REASON", file, nr);
+		*a = *b = '\0';
+		k = PUSH(known, nknown);
+		*k = (struct known){ xstrdup(line), xstrdup(a + 1), xstrdup(b + 1) };
+	}
+	free(line);
+	fclose(f);
+}
+
+static struct rline resolve(const struct info *in, const char *path, long ln, const char *text)
+{
+	struct rline r = { path, ln, text, 0, 0, 0, 0, NULL };
+	const struct sf *s = find_sf(in, path);
+	size_t i;
+
+	r.count = line_count(in, path, ln);
+	r.executable = r.count >= 0;
+	if (s)
+		for (i = 0; i < s->nbr; i++)
+			if (s->br[i].ln == ln) {
+				r.nbr++;
+				r.nbr_taken += s->br[i].taken > 0;
+			}
+	r.reason = known_reason(path, text);
+	return r;
+}
+
+struct totals {
+	size_t lines, exec, hit, br, br_taken, known_lines;
+};
+
+static struct totals sum(const struct rline *r, size_t n)
+{
+	struct totals t = { 0 };
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		t.lines++;
+		t.exec += r[i].executable;
+		t.hit += r[i].executable && r[i].count > 0;
+		t.br += r[i].nbr;
+		t.br_taken += r[i].nbr_taken;
+		t.known_lines += r[i].reason != NULL;
+	}
+	return t;
+}
+
+/* "added" lines on the patched kernel, "replaced" ones on base. */
+static const char *verb = "added";
+
+static void summary_line(FILE *f, const struct totals *t)
+{
+	fprintf(f, "%zu of %zu %s executable lines, %zu of %zu branch outcomes",
+		t->hit, t->exec, verb, t->br_taken, t->br);
+}
+
+static void md_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs("\\|", f);
+		else if (*s == '\t')
+			fputs("    ", f);
+		else if (*s != '`')
+			fputc(*s, f);
+	}
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* The branch outcomes of a line, "taken/total" and each one's count. */
+static void md_branches(FILE *f, const struct info *in, const struct rline *r)
+{
+	const struct sf *s = find_sf(in, r->path);
+	size_t i;
+
+	if (!r->nbr)
+		return;
+	fprintf(f, "%zu/%zu:", r->nbr_taken, r->nbr);
+	for (i = 0; s && i < s->nbr; i++) {
+		if (s->br[i].ln != r->ln)
+			continue;
+		if (s->br[i].taken < 0)
+			fputs(" -", f);
+		else
+			fprintf(f, " %ld", s->br[i].taken);
+	}
+}
+
+static void md_section(FILE *f, const char *title, const struct info *in,
+		       const struct rline *r, size_t n)
+{
+	struct totals t = sum(r, n);
+	const char *path = NULL;
+	size_t i;
+
+	fprintf(f, "## %s\n\n", title);
+	if (!n) {
+		fputs("No lines.\n\n", f);
+		return;
+	}
+	fputs("**", f);
+	summary_line(f, &t);
+	fprintf(f, "** (%zu lines in all; %zu not executable: comments, declarations, braces)\n\n",
+		t.lines, t.lines - t.exec);
+	for (i = 0; i < n; i++) {
+		if (!path || strcmp(path, r[i].path)) {
+			path = r[i].path;
+			fprintf(f, "\n`%s`\n\n| line | count | branch outcomes taken: counts | source |\n"
+				"|---:|---:|---|---|\n", path);
+		}
+		fprintf(f, "| %ld | ", r[i].ln);
+		if (!r[i].executable)
+			fputs("", f);
+		else if (r[i].count)
+			fprintf(f, "%ld", r[i].count);
+		else
+			fputs("**0**", f);
+		fputs(" | ", f);
+		md_branches(f, in, &r[i]);
+		fputs(" | `", f);
+		md_escape(f, r[i].text);
+		fputs("` |\n", f);
+	}
+	fputs("\n", f);
+}
+
+/* Lines and outcomes not reached: the list that must be empty or explained. */
+static void md_missed(FILE *f, const struct rline *r, size_t n)
+{
+	size_t i, missed = 0;
+
+	for (i = 0; i < n; i++) {
+		int line_missed = r[i].executable && r[i].count == 0;
+		int br_missed = r[i].nbr_taken < r[i].nbr;
+
+		if (!line_missed && !br_missed && !r[i].reason)
+			continue;
+		if (!missed++)
+			fputs("Not reached (each with its reason where one is known):\n\n", f);
+		fprintf(f, "- `%s:%ld` ", r[i].path, r[i].ln);
+		if (line_missed)
+			fputs("line never executed", f);
+		else if (br_missed)
+			fprintf(f, "%zu of %zu branch outcomes never taken", r[i].nbr - r[i].nbr_taken, r[i].nbr);
+		else
+			fputs("no code of its own", f);
+		fprintf(f, ": %s\n", r[i].reason ? r[i].reason : "NOT EXPLAINED: a test is missing");
+	}
+	if (!missed)
+		fputs("Every executable line and every branch outcome was reached.\n", f);
+	fputs("\n", f);
+}
+
+static void json_lines(FILE *f, const struct info *in, const struct rline *r, size_t n)
+{
+	size_t i, j;
+
+	fputs("[", f);
+	for (i = 0; i < n; i++) {
+		const struct sf *s = find_sf(in, r[i].path);
+		int first = 1;
+
+		fprintf(f, "%s\n    {\"file\": ", i ? "," : "");
+		json_str(f, r[i].path);
+		fprintf(f, ", \"line\": %ld, \"executable\": %s, \"count\": ", r[i].ln,
+			r[i].executable ? "true" : "false");
+		if (r[i].executable)
+			fprintf(f, "%ld", r[i].count);
+		else
+			fputs("null", f);
+		fputs(", \"branches\": [", f);
+		for (j = 0; s && j < s->nbr; j++) {
+			if (s->br[j].ln != r[i].ln)
+				continue;
+			fprintf(f, "%s{\"block\": %ld, \"branch\": %ld, \"taken\": %ld}", first ? "" : ", ",
+				s->br[j].block, s->br[j].branch, s->br[j].taken < 0 ? 0 : s->br[j].taken);
+			first = 0;
+		}
+		fputs("], \"reason\": ", f);
+		if (r[i].reason)
+			json_str(f, r[i].reason);
+		else
+			fputs("null", f);
+		fputs(", \"source\": ", f);
+		json_str(f, r[i].text);
+		fputs("}", f);
+	}
+	fputs("\n  ]", f);
+}
+
+static void json_totals(FILE *f, const struct rline *r, size_t n)
+{
+	struct totals t = sum(r, n);
+
+	fprintf(f, "{\"lines\": %zu, \"executable\": %zu, \"executed\": %zu, "
+		"\"branch_outcomes\": %zu, \"branch_outcomes_taken\": %zu, \"summary\": \"",
+		t.lines, t.exec, t.hit, t.br, t.br_taken);
+	summary_line(f, &t);
+	fputs("\"}", f);
+}
+
+struct note {
+	const char *name, *what;
+};
+
+static const char *note_of(const struct note *notes, size_t nnotes, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nnotes; i++)
+		if (!strcmp(notes[i].name, name))
+			return notes[i].what;
+	return NULL;
+}
+
+/* Print @ln as part of a compact list of ranges ("12-15, 19"). */
+struct ranges {
+	FILE *f;
+	const char *path;
+	long first, last;
+	int any;
+};
+
+static void ranges_flush(struct ranges *rg)
+{
+	if (!rg->path)
+		return;
+	fprintf(rg->f, "%s%s:%ld", rg->any ? ", " : "", rg->path, rg->first);
+	if (rg->last != rg->first)
+		fprintf(rg->f, "-%ld", rg->last);
+	rg->any = 1;
+	rg->path = NULL;
+}
+
+static void ranges_add(struct ranges *rg, const struct rline *r)
+{
+	if (rg->path && !strcmp(rg->path, r->path) && r->ln == rg->last + 1) {
+		rg->last = r->ln;
+		return;
+	}
+	ranges_flush(rg);
+	rg->path = r->path;
+	rg->first = rg->last = r->ln;
+}
+
+/* Read a diff and note the files it names (their records are kept). */
+static void read_all(const char *file, struct diff *d)
+{
+	size_t i;
+
+	read_diff(file, d);
+	for (i = 0; i < d->nops; i++)
+		want_path(d->ops[i].path);
+}
+
+int main(int argc, char **argv)
+{
+	const char *series_file = NULL, *sandbox_file = NULL, *kind = "patched";
+	const char *md_file = NULL, *json_file = NULL, *baseline_file = NULL;
+	struct info main_in, baseline, *tests = NULL;
+	struct note *notes = NULL;
+	size_t ntests = 0, nnotes = 0, i, j;
+	struct diff series, sandbox;
+	struct rline *sr = NULL, *xr = NULL;
+	size_t nsr = 0, nxr = 0, moved = 0;
+	const struct dline *sl;
+	size_t nsl;
+	FILE *md = stdout, *js = NULL;
+	int c, base;
+
+	while ((c = getopt(argc, argv, "s:x:k:r:t:b:e:l:m:j:h")) != -1) {
+		char *eq;
+
+		switch (c) {
+		case 's': series_file = optarg; break;
+		case 'x': sandbox_file = optarg; break;
+		case 'k': kind = optarg; break;
+		case 'r': root = optarg; break;
+		case 'b': baseline_file = optarg; break;
+		case 'e': read_known(optarg); break;
+		case 'm': md_file = optarg; break;
+		case 'j': json_file = optarg; break;
+		case 't':
+		case 'l':
+			eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1])
+				die_usage(c == 't' ? "-t takes NAME=FILE" : "-l takes NAME=WHAT");
+			*eq = '\0';
+			if (c == 't') {
+				struct info *t = PUSH(tests, ntests);
+
+				t->name = optarg;
+				t->file = eq + 1;
+			} else {
+				*PUSH(notes, nnotes) = (struct note){ optarg, eq + 1 };
+			}
+			break;
+		case 'h':
+		default:
+			die_usage("bad option");
+		}
+	}
+	if (!series_file)
+		die_usage("-s SERIES.diff is required");
+	if (optind != argc - 1)
+		die_usage("exactly one tracefile, the whole suite's, is required");
+	if (strcmp(kind, "patched") && strcmp(kind, "base"))
+		die_usage("-k takes patched or base");
+	base = !strcmp(kind, "base");
+	if (base)
+		verb = "replaced";
+
+	read_all(series_file, &series);
+	if (sandbox_file)
+		read_all(sandbox_file, &sandbox);
+	else
+		memset(&sandbox, 0, sizeof(sandbox));
+	read_info(argv[optind], &main_in);
+	if (baseline_file)
+		read_info(baseline_file, &baseline);
+	for (i = 0; i < ntests; i++) {
+		const char *name = tests[i].name, *file = tests[i].file;
+
+		read_info(file, &tests[i]);
+		tests[i].name = name;
+	}
+
+	/* The series' lines in the built tree. */
+	sl = base ? series.minus : series.plus;
+	nsl = base ? series.nminus : series.nplus;
+	for (i = 0; i < nsl; i++)
+		*PUSH(sr, nsr) = resolve(&main_in, sl[i].path, sl[i].ln, sl[i].text);
+	/* The sandbox's, on base as they are; on patched through the series. */
+	for (i = 0; i < sandbox.nplus; i++) {
+		const struct dline *l = &sandbox.plus[i];
+		long ln = base ? l->ln : map_line(&series, l->path, l->ln);
+
+		if (!ln) {
+			moved++;	/* the series changed it: it is the series' line now */
+			continue;
+		}
+		*PUSH(xr, nxr) = resolve(&main_in, l->path, ln, l->text);
+	}
+
+	if (md_file && !(md = fopen(md_file, "w")))
+		die("cannot write %s: %s", md_file, strerror(errno));
+	if (json_file && !(js = fopen(json_file, "w")))
+		die("cannot write %s: %s", json_file, strerror(errno));
+
+	fprintf(md, "# Coverage of the series, %s kernel\n\n", kind);
+	fprintf(md, "The series' lines: %s. Tracefile: %s.\n\n",
+		base ? "what the series removes or replaces (its diff's '-' lines), in the base tree"
+		     : "what the series adds or changes (its diff's '+' lines), in the patched tree",
+		main_in.file);
+	{
+		struct totals t = sum(sr, nsr);
+
+		fputs("Summary: ", md);
+		summary_line(md, &t);
+		fputs("\n\n", md);
+	}
+	md_section(md, base ? "The series' lines (replaced by it)" : "The series' lines", &main_in, sr, nsr);
+	md_missed(md, sr, nsr);
+
+	/* Per test: what each boot reached, and beyond the idle boot. */
+	if (ntests) {
+		fputs("## Per test (one boot each)\n\n", md);
+		if (baseline_file)
+			fprintf(md, "\"beyond idle\": the count is higher than in an idle boot (%s), "
+				"which execs init and its programs.\n\n", baseline.file);
+		fputs("| test | series lines reached | beyond idle | lines beyond idle |\n|---|---:|---:|---|\n", md);
+		for (i = 0; i < ntests; i++) {
+			size_t hit = 0, beyond = 0;
+			struct ranges rg = { md, NULL, 0, 0, 0 };
+			const char *note = note_of(notes, nnotes, tests[i].name);
+
+			for (j = 0; j < nsr; j++) {
+				long cnt = line_count(&tests[i], sr[j].path, sr[j].ln);
+				long b = baseline_file ? line_count(&baseline, sr[j].path, sr[j].ln) : 0;
+
+				hit += cnt > 0;
+				beyond += cnt > (b > 0 ? b : 0);
+			}
+			fprintf(md, "| %s | %zu | %zu | ", tests[i].name, hit, beyond);
+			for (j = 0; j < nsr; j++) {
+				long cnt = line_count(&tests[i], sr[j].path, sr[j].ln);
+				long b = baseline_file ? line_count(&baseline, sr[j].path, sr[j].ln) : 0;
+
+				if (cnt > (b > 0 ? b : 0))
+					ranges_add(&rg, &sr[j]);
+			}
+			ranges_flush(&rg);
+			if (!hit)
+				fputs("reaches none of the series' lines", md);
+			else if (!beyond && baseline_file)
+				fputs(rg.any ? "" : "none beyond an idle boot", md);
+			if (note)
+				fprintf(md, " (%s)", note);
+			fputs(" |\n", md);
+		}
+		fputs("\n", md);
+	}
+
+	verb = "added";	/* the sandbox's lines are in the built tree on both kernels */
+	md_section(md, "The sandbox's own patches (patches/sandbox/, apart from the series)", &main_in, xr, nxr);
+	if (moved)
+		fprintf(md, "%zu line(s) of the sandbox's patches are changed by the series and counted as the series'.\n\n",
+			moved);
+
+	if (js) {
+		verb = base ? "replaced" : "added";
+		fprintf(js, "{\n  \"kernel\": \"%s\",\n  \"tracefile\": ", kind);
+		json_str(js, main_in.file);
+		fputs(",\n  \"series\": ", js);
+		json_totals(js, sr, nsr);
+		fputs(",\n  \"series_lines\": ", js);
+		json_lines(js, &main_in, sr, nsr);
+		fputs(",\n  \"sandbox\": ", js);
+		verb = "added";
+		json_totals(js, xr, nxr);
+		fputs(",\n  \"sandbox_lines\": ", js);
+		json_lines(js, &main_in, xr, nxr);
+		fputs(",\n  \"tests\": [", js);
+		for (i = 0; i < ntests; i++) {
+			const char *note = note_of(notes, nnotes, tests[i].name);
+			int first = 1;
+
+			fprintf(js, "%s\n    {\"name\": ", i ? "," : "");
+			json_str(js, tests[i].name);
+			fputs(", \"note\": ", js);
+			if (note)
+				json_str(js, note);
+			else
+				fputs("null", js);
+			fputs(", \"lines\": [", js);
+			for (j = 0; j < nsr; j++) {
+				long cnt = line_count(&tests[i], sr[j].path, sr[j].ln);
+				long b = baseline_file ? line_count(&baseline, sr[j].path, sr[j].ln) : -1;
+
+				if (cnt <= 0)
+					continue;
+				fprintf(js, "%s{\"file\": ", first ? "" : ", ");
+				json_str(js, sr[j].path);
+				fprintf(js, ", \"line\": %ld, \"count\": %ld, \"idle\": %ld}", sr[j].ln, cnt,
+					b < 0 ? 0 : b);
+				first = 0;
+			}
+			fputs("]}", js);
+		}
+		fputs("\n  ]\n}\n", js);
+		if (fclose(js))
+			die("cannot write %s: %s", json_file, strerror(errno));
+	}
+	if (md != stdout && fclose(md))
+		die("cannot write %s: %s", md_file, strerror(errno));
+	return 0;
+}
+
