@@ -91,10 +91,19 @@ PHONY += all
 all:
 ifeq ($(UPTODATE_OFF),)
 	$(Q)$(BUILD)/host/stale $(if $(filter 1,$(KBUILD_VERBOSE)),-v) $(UPTODATE) 2>/dev/null; \
-	[ $$? -eq 1 ] || { mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all; }
+	[ $$? -eq 1 ] || { $(PREFLIGHT) build && mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all; }
 else
-	$(Q)mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all
+	$(Q)$(PREFLIGHT) build && mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all
 endif
+
+# Every tool and header the build needs is checked before anything is
+# downloaded (scripts/packages.list is the one list): only when a build is
+# due, so an up-to-date make pays nothing for it.
+PREFLIGHT := $(TOP)/scripts/preflight.sh
+
+PHONY += preflight
+preflight:
+	$(Q)$(PREFLIGHT) build
 
 # SANDBOX_WATCH=1: after a build, leave an inotify watcher behind that
 # answers the check in ~10 ms instead of a ~0.3 s walk (scripts/stale.c).
@@ -123,6 +132,10 @@ help:
 	@echo 'Quick start:'
 	@echo '  ./run-uml.sh          - build what is missing, boot into a Busybox shell'
 	@echo '  make check            - build what is missing, run every test'
+	@echo
+	@echo 'Set-up:'
+	@echo '  preflight             - check the host for every package the build needs'
+	@echo '                          (scripts/packages.list; make runs it before a build)'
 	@echo
 	@echo 'Source (linux/ is a git repository: tag base, tag series-base, the series):'
 	@echo '  source                - import linux-source $(LINUX_DEB_VERSION) and apply patches/'
@@ -172,7 +185,7 @@ help:
 # linux/ is checked on every run: the script is cheap when nothing changed and
 # it alone knows whether re-applying would lose the user's work.
 PHONY += source
-source:
+source: preflight
 ifeq ($(LINUX_SRC),)
 	$(Q)$(TOP)/scripts/linux-tree.sh prepare
 ifeq ($(KERNEL),base)
@@ -244,6 +257,9 @@ check: check-guest
 endif
 
 check-host: all
+	$(Q)$(PREFLIGHT) check
+	$(Q)$(TOP)/tests/host/test_preflight.sh
+	$(Q)$(TOP)/tests/host/test_linux_tree.sh
 	$(Q)$(TOP)/tests/host/run.sh
 	$(Q)$(TOP)/tests/host/test_gdb.sh
 	$(Q)$(TOP)/tests/host/test_confine.sh

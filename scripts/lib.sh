@@ -98,8 +98,13 @@ resolve_kernel() {
 	case "$kernel" in
 	patched | base)
 		if [[ $build -eq 1 ]]; then
-			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" ||
+			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" || {
+				# A missing tool: make printed preflight's list; the
+				# setup code tells it from a failed build.
+				SANDBOX_PREFLIGHT_HINTS=0 "$TOP/scripts/preflight.sh" build \
+					2>/dev/null || exit 78
 				die "$E_BUILD" "building the $kernel kernel failed (see above)"
+			}
 		fi
 		kernel_bin="$BUILD/kernel/$kernel/linux"
 		;;
