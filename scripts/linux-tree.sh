@@ -128,10 +128,12 @@ fetch_source() {
 			local newest
 			newest="$(apt-cache madison "$PKG" 2>/dev/null |
 				awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -V | tail -n1)"
-			[[ -n "$newest" ]] || die "$E_FETCH" "cannot download $PKG" \
+			# Nothing else to fall back to (no lists, or the pin is
+			# the newest): the download itself failed.
+			[[ -n "$newest" && "$newest" != "$PIN" ]] || die "$E_FETCH" "cannot download $PKG=$PIN" \
 				"apt-get said: $(tail -n1 "$DL/apt.log")" \
 				"run 'apt-get update' (as root) or put the .deb into ${DL#"$TOP"/}/"
-			printf '%s: warning: %s=%s is no longer served; using the newest 6.1, %s\n' \
+			printf '%s: warning: %s=%s (the pin) is no longer served; using the newest 6.1 there is, %s\n' \
 				"$SELF" "$PKG" "$PIN" "$newest" >&2
 			printf '%s: warning: pin it in the Makefile (LINUX_DEB_VERSION) once the series applies\n' \
 				"$SELF" >&2
@@ -181,6 +183,9 @@ import_source() {
 			"run the command again to download it afresh"
 	fi
 	echo "  GIT     base: $PKG $version"
+	local pinned="This is the version pinned in the Makefile (LINUX_DEB_VERSION)."
+	[[ "$version" == "$PIN" ]] ||
+		pinned="The pin, $PIN, was not served: this is the newest 6.1 the registry had."
 	git init -q -b main "$tmp"
 	git -C "$tmp" config core.autocrlf false
 	git -C "$tmp" config am.keepcr false
@@ -191,10 +196,12 @@ import_source() {
 	GIT_AUTHOR_DATE="$IMPORT_DATE" GIT_COMMITTER_DATE="$IMPORT_DATE" \
 		git -C "$tmp" commit -q --no-verify \
 		-m "Debian $PKG $version (pristine)" \
-		-m "Unpacked from ${PKG}_${version}_all.deb, usr/src/linux-source-6.1.tar.xz."
+		-m "Unpacked from ${PKG}_${version}_all.deb, usr/src/linux-source-6.1.tar.xz." \
+		-m "$pinned"
 	git -C "$tmp" tag base
 	mkdir -p "$tmp/.git/sandbox"
 	echo "$version" >"$tmp/.git/sandbox/version"
+	echo "$PIN" >"$tmp/.git/sandbox/pin"
 	# The tree as imported is ours, not the user's: if applying patches/ is
 	# interrupted, the next run re-applies instead of refusing.
 	git -C "$tmp" rev-parse HEAD >"$tmp/.git/sandbox/head"
@@ -236,21 +243,20 @@ patched_paths() {
 }
 
 # git am every patch in a sparse worktree holding only the files the patches
-# touch, then move linux/ to the result.  The checkout rewrites only the
-# files whose content differs, so a changed patch rebuilds only what it
-# changes (re-applying on top of 'base' in linux/ itself would give every
-# patched file, mm.h among them, a new mtime: a full kernel rebuild).  A
-# patch that fails, or an interrupt, leaves linux/ exactly as it was.
-apply_patches() {
+# touch: TRIAL_HEAD is then the commit that applying patches/ gives, and
+# TRIAL_SBASE its series-base, with linux/ itself untouched (a patch that
+# fails, or an interrupt, leaves it exactly as it was).
+trial_apply() {
 	local -r tmp="$LINUX.applying"
-	local f n=0 sbase
+	local f
 	rm -rf "$tmp"
 	g worktree prune
 	on_interrupt "$tmp"
 	g worktree add -q --no-checkout --detach "$tmp" base
 	git -C "$tmp" sparse-checkout set --no-cone $(patched_paths) 2>/dev/null
 	git -C "$tmp" checkout -q --detach base
-	sbase="$(g rev-parse base)"
+	TRIAL_SBASE="$(g rev-parse base)"
+	TRIAL_COUNT=0
 	for f in "${PATCH_FILES[@]}"; do
 		if ! git -C "$tmp" am -q --committer-date-is-author-date --keep-cr "$f" \
 			2>"$LINUX/.git/sandbox/am.err"; then
@@ -263,42 +269,98 @@ apply_patches() {
 				"linux/ is left as it was: $(g log -1 --format='%h %s')" \
 				"fix the patch (or patches/series) and run make again"
 		fi
-		n=$((n + 1))
+		TRIAL_COUNT=$((TRIAL_COUNT + 1))
 		if [[ "$f" == "$PATCHES/sandbox/"* ]]; then
-			sbase="$(git -C "$tmp" rev-parse HEAD)"
+			TRIAL_SBASE="$(git -C "$tmp" rev-parse HEAD)"
 		fi
 	done
-	local -r new="$(git -C "$tmp" rev-parse HEAD)"
+	TRIAL_HEAD="$(git -C "$tmp" rev-parse HEAD)"
+	# Kept reachable until replaced: git gc must not take it meanwhile.
+	g update-ref refs/sandbox/trial "$TRIAL_HEAD"
 	g worktree remove --force "$tmp"
+	on_interrupt
+}
+
+# Move linux/ to the trial's result.  The checkout rewrites only the files
+# whose content differs, so a changed patch rebuilds only what it changes
+# (re-applying on top of 'base' in linux/ itself would give every patched
+# file, mm.h among them, a new mtime: a full kernel rebuild).
+adopt_trial() {
 	# linux/ itself changes now: a checkout cut short would look like the
 	# user's edits.  Signals wait (ignored) for the second it takes.
 	trap '' INT TERM
-	g tag -f series-base "$sbase" >/dev/null
-	g checkout -q -B main "$new"
+	g tag -f series-base "$TRIAL_SBASE" >/dev/null
+	g checkout -q -B main "$TRIAL_HEAD"
 	save_state
+	# What patches/ gave: unlike head, an export does not move it.
+	g rev-parse HEAD >"$LINUX/.git/sandbox/applied"
 	on_interrupt
-	echo "  APPLY   $n patches ($(g rev-list --count series-base..HEAD) of the series)"
+	echo "  APPLY   $TRIAL_COUNT patches ($(g rev-list --count series-base..HEAD) of the series)"
 }
 
-# Print why linux/ may not be rewritten, or nothing when it may.
-user_work() {
-	local head applied
+apply_patches() {
+	trial_apply
+	adopt_trial
+}
+
+# Print what in linux/ is not in a commit: a git am or rebase in progress,
+# uncommitted changes (each file).  Nothing when there is none.
+uncommitted_work() {
 	if [[ -d "$LINUX/.git/rebase-apply" || -d "$LINUX/.git/rebase-merge" ]]; then
 		echo "a git am or rebase is in progress in linux/ (finish or abort it)"
 	fi
 	if [[ -n "$(g status --porcelain --untracked-files=normal | head -n 1)" ]]; then
 		echo "uncommitted changes in linux/:"
-		g status --short | head -n 10 | sed 's/^/    /'
+		g status --short | head -n 20 | sed 's/^/    /'
 	fi
-	head="$(g rev-parse HEAD)"
-	applied="$(state head)"
-	if [[ "$head" != "$applied" ]]; then
-		if [[ -n "$applied" ]] && g merge-base --is-ancestor "$applied" HEAD 2>/dev/null; then
-			echo "commits in linux/ that are not in patches/:"
-		else
-			echo "linux/ HEAD is not what patches/ produced; its own commits:"
-		fi
-		g log --oneline "${applied:-base}..HEAD" 2>/dev/null | head -n 10 | sed 's/^/    /'
+}
+
+# last_applied: the commit the last application of patches/ gave (the
+# head of trees made before that was recorded), else base.
+last_applied() {
+	local c
+	c="$(state applied)"
+	[[ -n "$c" ]] || c="$(state head)"
+	g cat-file -e "${c:-none}^{commit}" 2>/dev/null || c="$(g rev-parse base)"
+	printf '%s\n' "$c"
+}
+
+# own_commits TRIAL: the commits of linux/ that moving it to TRIAL (what
+# patches/ give today) would lose: in HEAD, not among the commits the last
+# application of patches/ gave (those are patches/' own, which a changed
+# patch replaces), and with no commit of the same change (patch-id) in
+# TRIAL.  An exported commit whose patch was then taken out of patches/
+# again is the user's: nothing else holds it.  One per line, oldest first,
+# as "hash subject".
+own_commits() {
+	local -r trial="$1"
+	local applied c
+	applied="$(last_applied)"
+	# git cherry marks with + the commits of HEAD whose change TRIAL lacks.
+	for c in $(g cherry "$trial" HEAD | sed -n 's/^+ //p'); do
+		g merge-base --is-ancestor "$c" "$applied" || g log -1 --format='%h %s' "$c"
+	done
+}
+
+# missing_commits TRIAL: commits of TRIAL (patches/) whose change linux/
+# lacks, as "hash subject": what re-applying would bring back.
+missing_commits() {
+	local c
+	for c in $(g cherry HEAD "$1" | sed -n 's/^+ //p'); do
+		g log -1 --format='%h %s' "$c"
+	done
+}
+
+# user_work TRIAL: why linux/ may not be moved to TRIAL (patches/ as they
+# are now), naming every uncommitted file and every commit that would be
+# lost; nothing when it may.
+user_work() {
+	local own
+	uncommitted_work
+	own="$(own_commits "$1")"
+	if [[ -n "$own" ]]; then
+		echo "commits in linux/ that are not in patches/:"
+		printf '%s\n' "$own" | head -n 20 | sed 's/^/    /'
 	fi
 }
 
@@ -310,33 +372,78 @@ cmd_prepare() {
 		apply_patches
 		return
 	fi
-	[[ "$(state digest)" == "$(patches_digest)" ]] && return 0
+	local -r digest="$(patches_digest)"
+	[[ "$(state digest)" == "$digest" ]] && return 0
+	# The user asked to build linux/ as it is, until patches/ change again:
+	# an empty keep file is for the patches/ of now.
+	local -r keep="$LINUX/.git/sandbox/keep"
+	if [[ -f "$keep" ]]; then
+		[[ -s "$keep" ]] || echo "$digest" >"$keep"
+		if [[ "$(<"$keep")" == "$digest" ]]; then
+			echo "  KEEP    linux/ as it is, patches/ not applied (rm linux/.git/sandbox/keep to apply them)"
+			return 0
+		fi
+		rm -f "$keep"
+	fi
 	local work
-	work="$(user_work)"
-	if [[ -n "$work" ]]; then
-		printf '%s: error: patches/ changed, but linux/ holds work that re-applying would lose:\n%s\n' \
-			"$SELF" "$work" >&2
-		cat >&2 <<EOF
+	work="$(uncommitted_work)"
+	if [[ -z "$work" && "$(g rev-parse HEAD)" == "$(last_applied)" ]]; then
+		# linux/ is what patches/ gave last time: nothing of the user's.
+		echo "  REAPPLY patches/ changed"
+		apply_patches
+		return
+	fi
+	if [[ -z "$work" ]]; then
+		# HEAD moved since (a commit, a reset, an undo): decide by
+		# content.  What would moving linux/ to today's patches/ lose?
+		trial_apply
+		work="$(user_work "$TRIAL_HEAD")"
+		if [[ -z "$work" ]]; then
+			if [[ "$(g rev-parse "HEAD^{tree}")" == "$(g rev-parse "$TRIAL_HEAD^{tree}")" ]]; then
+				echo "  REAPPLY patches/ changed; linux/ holds just what they give"
+			else
+				echo "  REAPPLY patches/ changed; linux/ holds nothing they lack"
+			fi
+			adopt_trial
+			return
+		fi
+	fi
+	printf '%s: error: patches/ changed, but linux/ holds work that re-applying would lose:\n%s\n' \
+		"$SELF" "$work" >&2
+	cat >&2 <<EOF
   To keep linux/ as it is and save it:   make export-patches
   To build linux/ without re-applying:   touch linux/.git/sandbox/keep  (until the next change)
   To throw the work away and re-apply:   make reset-linux
 EOF
-		exit "$E_DIRTY"
-	fi
-	echo "  REAPPLY patches/ changed"
-	apply_patches
+	exit "$E_DIRTY"
 }
 
 cmd_status() {
 	local work
-	echo "linux/: $PKG $(state version), $(g rev-list --count series-base..HEAD) series commits on $(g rev-list --count base..series-base) sandbox commits"
+	local version pin
+	version="$(state version)"
+	pin="$(state pin)"
+	echo "linux/: $PKG $version, $(g rev-list --count series-base..HEAD) series commits on $(g rev-list --count base..series-base) sandbox commits"
+	if [[ -n "$pin" && "$pin" != "$version" ]]; then
+		echo "base: $version, not the pin $pin (it was not served when linux/ was imported)"
+	elif [[ -n "$pin" ]]; then
+		echo "base: $version, the pin"
+	fi
 	if [[ "$(state digest)" == "$(patches_digest)" ]]; then
 		echo "patches/: unchanged since applied"
 	else
 		echo "patches/: changed since applied (make will re-apply)"
 	fi
-	work="$(user_work)"
+	# By content: what patches/ give today against what linux/ holds.
+	trial_apply
+	work="$(user_work "$TRIAL_HEAD")"
 	[[ -z "$work" ]] && echo "user work: none" || printf 'user work:\n%s\n' "$work"
+	local missing
+	missing="$(missing_commits "$TRIAL_HEAD")"
+	if [[ -n "$missing" ]]; then
+		echo "linux/ lacks these commits of patches/ (make export-patches drops them from patches/, make reset-linux brings them back):"
+		printf '%s\n' "$missing" | sed 's/^/    /'
+	fi
 }
 
 # Reproducible: no dates but the commits' own, zero hashes, no git version.
@@ -401,7 +508,8 @@ cmd_reset() {
 		return
 	}
 	local work
-	work="$(user_work)"
+	trial_apply
+	work="$(user_work "$TRIAL_HEAD")"
 	if [[ -n "$work" ]]; then
 		printf 'This discards from linux/:\n%s\n' "$work"
 		if [[ "${CONFIRM:-}" != 1 ]]; then
@@ -415,7 +523,7 @@ cmd_reset() {
 	fi
 	g am --abort >/dev/null 2>&1 || true
 	g reset -q --hard
-	apply_patches
+	adopt_trial
 }
 
 cmd_rev() {

@@ -17,72 +17,11 @@ readonly HERE="$TOP/tests/host/faults.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 
-export GIT_AUTHOR_NAME=mremap-sandbox GIT_AUTHOR_EMAIL=mremap-sandbox@localhost
-export GIT_COMMITTER_NAME=mremap-sandbox GIT_COMMITTER_EMAIL=mremap-sandbox@localhost
-readonly FAKE_VERSION=6.1.0-fake1
 
-# --- stand-ins -------------------------------------------------------------------
-
-# make_fake_package DIR: DIR/good.deb, a linux-source-6.1 package holding a
-# tiny tree, and DIR/patches, two patches of it (as make export-patches
-# writes them).
-make_fake_package() {
-	local -r d="$1"
-	local -r src="$d/src/linux-source-6.1" pkg="$d/pkg"
-	mkdir -p "$src/mm" "$pkg/DEBIAN" "$pkg/usr/src" "$d/patches"
-	printf 'line %s\n' 1 2 3 4 5 >"$src/mm/mremap.c"
-	printf 'obj-y += mremap.o\n' >"$src/mm/Makefile"
-	tar -C "$d/src" -cJf "$pkg/usr/src/linux-source-6.1.tar.xz" linux-source-6.1
-	cat >"$pkg/DEBIAN/control" <<-EOF
-		Package: linux-source-6.1
-		Version: $FAKE_VERSION
-		Architecture: all
-		Maintainer: sandbox <sandbox@localhost>
-		Description: a stand-in for the kernel source package
-	EOF
-	dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$d/good.deb" >/dev/null
-	git init -q -b main "$d/work"
-	cp -r "$src/." "$d/work/"
-	(cd "$d/work" && git add -A && git commit -q -m pristine && git tag base &&
-		sed -i 's/line 3/line three/' mm/mremap.c && git commit -q -a -m "mm/mremap: spell three" &&
-		sed -i 's/line 4/line four/' mm/mremap.c && git commit -q -a -m "mm/mremap: spell four" &&
-		git format-patch -q -o "$d/patches" base..HEAD)
-	(cd "$d/patches" && ls -- *.patch >series)
-}
-
-# Commands that stand in for the host's: apt-get download copies the good
-# package (or fails when FAKE_OFFLINE is set), apt-cache knows nothing, and
-# git and tar can pause on a chosen call (FAKE_PAUSE_GIT_AM=N: before the
-# Nth git am; FAKE_PAUSE_TAR: after tar -xJ has unpacked), touching
-# $FAKE_PAUSED and sleeping, for a signal to arrive mid-way.
-make_stubs() {
-	local -r bin="$1"
-	mkdir -p "$bin"
-	cat >"$bin/apt-get" <<-'EOF'
-		#!/bin/bash
-		[[ "$1" == download && -z "${FAKE_OFFLINE:-}" ]] || { echo "E: stub: offline" >&2; exit 100; }
-		cp "$FAKE_DEB" "./${2%%=*}_${2#*=}_all.deb"
-	EOF
-	printf '#!/bin/sh\nexit 0\n' >"$bin/apt-cache"
-	cat >"$bin/git" <<-'EOF'
-		#!/bin/bash
-		if [[ " $* " == *" am "* && -n "${FAKE_PAUSE_GIT_AM:-}" ]]; then
-			n=$(( $(cat "$FAKE_PAUSED.count" 2>/dev/null || echo 0) + 1 ))
-			echo "$n" >"$FAKE_PAUSED.count"
-			[[ "$n" -eq "$FAKE_PAUSE_GIT_AM" ]] && { touch "$FAKE_PAUSED"; sleep 60; }
-		fi
-		exec /usr/bin/git "$@"
-	EOF
-	cat >"$bin/tar" <<-'EOF'
-		#!/bin/bash
-		/usr/bin/tar "$@" || exit
-		if [[ "$1" == -xJ* && -n "${FAKE_PAUSE_TAR:-}" ]]; then
-			touch "$FAKE_PAUSED"
-			sleep 60
-		fi
-	EOF
-	chmod +x "$bin"/*
-}
+# --- stand-ins ---------------------------------------------------------------------
+# make_fake_package and make_stubs: tests/host/fake.sh.
+# shellcheck source=tests/host/fake.sh
+source "$TOP/tests/host/fake.sh"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-faults.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
