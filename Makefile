@@ -41,20 +41,30 @@ LINUX := $(TOP)/linux
 DL := $(BUILD)/dl
 export LINUX DL
 
-# KERNEL selects the kernel: 'patched' (linux/, everything in patches/) or
-# 'base' (linux/ without the series, the sandbox's own patches kept).
+# The upstream kernel, the oracle: Debian's linux-source-6.12, which has
+# upstream's version of the series, with only the sandbox's own patches
+# (patches/upstream/), imported by the same script into its own tree.
+UPSTREAM_DEB_VERSION := 6.12.117-1~deb12u1
+UPSTREAM_PKG := linux-source-6.12
+UPSTREAM_SRC := $(BUILD)/src/upstream
+
+# KERNEL selects the kernel: 'patched' (linux/, everything in patches/),
+# 'base' (linux/ without the series, the sandbox's own patches kept) or
+# 'upstream' (linux-source-6.12 and patches/upstream/).
 KERNEL ?= patched
-ifeq ($(filter patched base,$(KERNEL)),)
-  $(error KERNEL=$(KERNEL) is not a kernel of this sandbox: use KERNEL=patched or KERNEL=base)
+ifeq ($(filter patched base upstream,$(KERNEL)),)
+  $(error KERNEL=$(KERNEL) is not a kernel of this sandbox: use KERNEL=patched, base or upstream)
 endif
 
 ifneq ($(LINUX_SRC),)
-  ifeq ($(KERNEL),base)
-    $(error KERNEL=base needs linux/ from patches/; it cannot be combined with LINUX_SRC)
+  ifneq ($(filter base upstream,$(KERNEL)),)
+    $(error KERNEL=$(KERNEL) is a tree of the sandbox's own; it cannot be combined with LINUX_SRC)
   endif
   SRC := $(abspath $(LINUX_SRC))
 else ifeq ($(KERNEL),base)
   SRC := $(BUILD)/src/base
+else ifeq ($(KERNEL),upstream)
+  SRC := $(UPSTREAM_SRC)
 else
   SRC := $(LINUX)
 endif
@@ -82,6 +92,9 @@ ifeq ($(KERNEL),base)
   # The base worktree follows the series-base tag, moved by re-applying.
   UPTODATE_WATCH += $(SRC) $(LINUX)/.git/sandbox $(LINUX)/.git/refs/tags \
 	$(wildcard $(LINUX)/.git/packed-refs)
+endif
+ifeq ($(KERNEL),upstream)
+  UPTODATE_WATCH += $(SRC)
 endif
 UPTODATE_NEED = $(KDIR)/linux $(ROOTFS)/init $(ROOTFS)/bin/busybox $(HOST_TOOLS)
 # Another tree or extra Kconfig fragments: no stamp, always the real build.
@@ -179,6 +192,7 @@ help:
 	@echo '  make V=1 [targets]    - verbose build'
 	@echo '  make O=dir [targets]  - build output in dir (default build/)'
 	@echo '  make KERNEL=base      - the kernel without the series (default: patched)'
+	@echo '  make KERNEL=upstream  - Debian'"'"'s linux-source-6.12: upstream'"'"'s own series'
 	@echo '  make LINUX_SRC=dir    - build your own kernel tree instead of linux/'
 
 # --- source ------------------------------------------------------------------
@@ -186,7 +200,10 @@ help:
 # it alone knows whether re-applying would lose the user's work.
 PHONY += source
 source: preflight
-ifeq ($(LINUX_SRC),)
+ifeq ($(KERNEL),upstream)
+	$(Q)LINUX=$(UPSTREAM_SRC) PATCHES=$(TOP)/patches/upstream LINUX_PKG=$(UPSTREAM_PKG) \
+		LINUX_DEB_VERSION='$(UPSTREAM_DEB_VERSION)' $(TOP)/scripts/linux-tree.sh prepare
+else ifeq ($(LINUX_SRC),)
 	$(Q)$(TOP)/scripts/linux-tree.sh prepare
 ifeq ($(KERNEL),base)
 	$(Q)$(TOP)/scripts/kernel.sh worktree base series-base

@@ -96,7 +96,7 @@ kernel_name() {
 # kernel_bin for $kernel (patched, base or a path) and check the guest root.
 resolve_kernel() {
 	case "$kernel" in
-	patched | base)
+	patched | base | upstream)
 		if [[ $build -eq 1 ]]; then
 			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" || {
 				# A missing tool: make printed preflight's list; the

@@ -19,7 +19,10 @@ readonly DL="${DL:-$TOP/build/dl}"
 # The one place the base version is pinned is the top-level Makefile; it
 # exports LINUX_DEB_VERSION.  This default only serves direct calls.
 readonly PIN="${LINUX_DEB_VERSION:-6.1.192-2}"
-readonly PKG=linux-source-6.1
+# The source package: linux-source-6.1 for linux/; the upstream kernel of
+# the sandbox (KERNEL=upstream) is another tree of another one.
+readonly PKG="${LINUX_PKG:-linux-source-6.1}"
+readonly SERIES_NAME="${PKG#linux-source-}"
 # Fixed identity and dates make every commit, and so every exported patch,
 # byte-for-byte reproducible on any machine.
 export GIT_AUTHOR_NAME=mremap-sandbox GIT_AUTHOR_EMAIL=mremap-sandbox@localhost
@@ -46,6 +49,7 @@ Commands:
 
 Environment:
   LINUX_DEB_VERSION  Debian version of $PKG to import (default $PIN)
+  LINUX_PKG          the source package (default linux-source-6.1)
   LINUX, PATCHES, DL directories (default linux/, patches/, build/dl/)
 
 Exit codes:
@@ -133,7 +137,7 @@ fetch_source() {
 			[[ -n "$newest" && "$newest" != "$PIN" ]] || die "$E_FETCH" "cannot download $PKG=$PIN" \
 				"apt-get said: $(tail -n1 "$DL/apt.log")" \
 				"run 'apt-get update' (as root) or put the .deb into ${DL#"$TOP"/}/"
-			printf '%s: warning: %s=%s (the pin) is no longer served; using the newest 6.1 there is, %s\n' \
+			printf '%s: warning: %s=%s (the pin) is no longer served; using the newest $SERIES_NAME there is, %s\n' \
 				"$SELF" "$PKG" "$PIN" "$newest" >&2
 			printf '%s: warning: pin it in the Makefile (LINUX_DEB_VERSION) once the series applies\n' \
 				"$SELF" >&2
@@ -173,7 +177,7 @@ import_source() {
 	on_interrupt "$tmp"
 	echo "  UNPACK  ${deb#"$TOP"/}"
 	if ! dpkg-deb --fsys-tarfile "$deb" |
-		tar -xO ./usr/src/linux-source-6.1.tar.xz |
+		tar -xO "./usr/src/$PKG.tar.xz" |
 		tar -xJ --strip-components=1 -C "$tmp"; then
 		rm -rf "$tmp"
 		# A full disk is not the package's fault: keep it.
@@ -185,7 +189,7 @@ import_source() {
 	echo "  GIT     base: $PKG $version"
 	local pinned="This is the version pinned in the Makefile (LINUX_DEB_VERSION)."
 	[[ "$version" == "$PIN" ]] ||
-		pinned="The pin, $PIN, was not served: this is the newest 6.1 the registry had."
+		pinned="The pin, $PIN, was not served: this is the newest $SERIES_NAME the registry had."
 	git init -q -b main "$tmp"
 	git -C "$tmp" config core.autocrlf false
 	git -C "$tmp" config am.keepcr false
@@ -196,7 +200,7 @@ import_source() {
 	GIT_AUTHOR_DATE="$IMPORT_DATE" GIT_COMMITTER_DATE="$IMPORT_DATE" \
 		git -C "$tmp" commit -q --no-verify \
 		-m "Debian $PKG $version (pristine)" \
-		-m "Unpacked from ${PKG}_${version}_all.deb, usr/src/linux-source-6.1.tar.xz." \
+		-m "Unpacked from ${PKG}_${version}_all.deb, usr/src/$PKG.tar.xz." \
 		-m "$pinned"
 	git -C "$tmp" tag base
 	mkdir -p "$tmp/.git/sandbox"
