@@ -137,8 +137,8 @@ fetch_source() {
 			[[ -n "$newest" && "$newest" != "$PIN" ]] || die "$E_FETCH" "cannot download $PKG=$PIN" \
 				"apt-get said: $(tail -n1 "$DL/apt.log")" \
 				"run 'apt-get update' (as root) or put the .deb into ${DL#"$TOP"/}/"
-			printf '%s: warning: %s=%s (the pin) is no longer served; using the newest $SERIES_NAME there is, %s\n' \
-				"$SELF" "$PKG" "$PIN" "$newest" >&2
+			printf '%s: warning: %s=%s (the pin) is no longer served; using the newest %s there is, %s\n' \
+				"$SELF" "$PKG" "$PIN" "$SERIES_NAME" "$newest" >&2
 			printf '%s: warning: pin it in the Makefile (LINUX_DEB_VERSION) once the series applies\n' \
 				"$SELF" >&2
 			(cd "$DL" && apt-get download "$PKG=$newest" >"$DL/apt.log" 2>&1) ||
