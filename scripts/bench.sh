@@ -100,6 +100,9 @@ bench_boot() {
 	record boot_make "./run-uml.sh -- true (with make's up-to-date check)" "${v[@]}"
 	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" all)
 	record make_all_noop "  make all, nothing changed (walks the trees)" "${v[@]}"
+	# Paid before every build (not by an up-to-date make) and by make check.
+	mapfile -t v < <(repeat "$runs" "$TOP/scripts/preflight.sh" check)
+	record preflight "  scripts/preflight.sh check (every package of the list)" "${v[@]}"
 	# The opt-in watcher: a build (here: of nothing, the stamp removed)
 	# with SANDBOX_WATCH=1 leaves it behind; make clean or a change ends it.
 	rm -f "$BUILD/.uptodate-patched"
