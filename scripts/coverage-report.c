@@ -440,6 +440,19 @@ static long line_count(const struct info *in, const char *path, long ln)
 	return -1;
 }
 
+/* How often a branch outcome was taken, 0 when never or not there. */
+static long branch_taken(const struct info *in, const char *path, const struct brda *want)
+{
+	const struct sf *s = find_sf(in, path);
+	size_t i;
+
+	for (i = 0; s && i < s->nbr; i++)
+		if (s->br[i].ln == want->ln && s->br[i].block == want->block &&
+		    s->br[i].branch == want->branch)
+			return s->br[i].taken > 0 ? s->br[i].taken : 0;
+	return 0;
+}
+
 static const char *known_reason(const char *path, const char *text)
 {
 	size_t i;
@@ -629,6 +642,8 @@ static void md_missed(FILE *f, const struct rline *r, size_t n)
 			fputs("line never executed", f);
 		else if (br_missed)
 			fprintf(f, "%zu of %zu branch outcomes never taken", r[i].nbr - r[i].nbr_taken, r[i].nbr);
+		else if (r[i].executable)
+			fputs("executed, but an outcome has no branch of its own", f);
 		else
 			fputs("no code of its own", f);
 		fprintf(f, ": %s\n", r[i].reason ? r[i].reason : "NOT EXPLAINED: a test is missing");
@@ -889,6 +904,39 @@ int main(int argc, char **argv)
 	}
 
 	verb = "added";	/* the sandbox's lines are in the built tree on both kernels */
+	/* Per branch outcome: the tests whose boot takes it more than idle. */
+	if (ntests) {
+		fputs("## Who takes each branch outcome\n\n"
+		      "| line | outcome | suite | tests that take it (beyond idle) |\n|---|---:|---:|---|\n", md);
+		for (j = 0; j < nsr; j++) {
+			const struct sf *s = find_sf(&main_in, sr[j].path);
+			size_t b, k = 0;
+
+			for (b = 0; s && b < s->nbr; b++) {
+				const struct brda *br = &s->br[b];
+				long idle = baseline_file ? branch_taken(&baseline, sr[j].path, br) : 0;
+				int any = 0;
+
+				if (br->ln != sr[j].ln)
+					continue;
+				fprintf(md, "| %s:%ld | %zu | %ld | ", sr[j].path, sr[j].ln, k++,
+					br->taken > 0 ? br->taken : 0);
+				for (i = 0; i < ntests; i++) {
+					long t = branch_taken(&tests[i], sr[j].path, br);
+
+					if (t > idle) {
+						fprintf(md, "%s%s (%ld)", any ? ", " : "", tests[i].name, t - idle);
+						any = 1;
+					}
+				}
+				if (!any)
+					fputs(idle ? "only the idle boot's own" : "none", md);
+				fputs(" |\n", md);
+			}
+		}
+		fputs("\n", md);
+	}
+
 	md_section(md, "The sandbox's own patches (patches/sandbox/, apart from the series)", &main_in, xr, nxr);
 	if (moved)
 		fprintf(md, "%zu line(s) of the sandbox's patches are changed by the series and counted as the series'.\n\n",

@@ -254,8 +254,9 @@ main() {
 		report_args+=(-b "$OUT/tests/idle.info")
 		local name n=0 ran
 		local -a names
+		# The guest's console ends its lines with CR LF.
 		mapfile -t names < <("$TOP/run-uml.sh" --no-build --kernel "$KDIR/linux" --list-tests |
-			grep -v '(skipped' || true)
+			tr -d '\r' | grep -v '(skipped' || true)
 		for name in "${names[@]}"; do
 			n=$((n + 1))
 			boot "$name" --test "$name" --results "$OUT/tests/results"

@@ -107,7 +107,10 @@ test_per_test() {
 	report_patched || { fail "the report failed"; return; }
 	expect_line '| one | 3 | 2 | mm/x.c:7, mm/x.c:14 |' "$scratch/p.md" "test one's row" || return
 	expect_line "| none | 0 | 0 | reaches none of the series' lines (gcov data lost: panic) |" \
-		"$scratch/p.md" "a test that reaches nothing says so"
+		"$scratch/p.md" "a test that reaches nothing says so" || return
+	# Branch outcomes: one takes line 5's second once (idle has none).
+	expect_line '| mm/x.c:5 | 1 | 3 | one (1) |' "$scratch/p.md" "who takes an outcome" || return
+	expect_line '| mm/x.c:5 | 0 | 0 | none |' "$scratch/p.md" "an outcome nobody takes"
 }
 
 test_json() {
