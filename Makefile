@@ -177,6 +177,8 @@ help:
 	@echo '  check-guest           - only the guest suite (T=pattern selects tests)'
 	@echo '  compare               - the guest suite on base and patched, side by side'
 	@echo '  check-series          - every prefix of the series builds, checkpatch clean'
+	@echo '  lint                  - W=1 and sparse on the series (what it adds), checkpatch,'
+	@echo '                          shellcheck, -Werror on our C, pyflakes (in make check)'
 	@echo '  mutants               - broken variants of the series must fail the suite (M=name)'
 	@echo '  stress                - randomized exec stack shifts, base must warn, patched not'
 	@echo
@@ -268,7 +270,7 @@ endif
 # matching guest tests, nothing else (no host tests, no base kernel).
 PHONY += check check-host check-guest check-ab
 ifeq ($(T),)
-check: check-host check-guest $(if $(filter patched,$(KERNEL)),check-ab check-quick-build)
+check: check-host check-guest $(if $(filter patched,$(KERNEL)),check-ab check-quick-build lint)
 else
 check: check-guest
 endif
@@ -338,6 +340,16 @@ bench: host-tools
 PHONY += mutants
 mutants: source
 	$(Q)$(TOP)/scripts/mutants.sh $(M)
+
+# What a reviewer runs: W=1 and sparse on the series' files (only what it
+# adds over base), checkpatch on every patch, shellcheck, -Werror on our C,
+# pyflakes on the GDB Python; then each check shown to catch its problem.
+PHONY += lint
+lint: all
+	$(Q)$(MAKE) all KERNEL=base
+	$(Q)$(PREFLIGHT) lint
+	$(Q)$(TOP)/scripts/lint.sh
+	$(Q)$(TOP)/tests/host/test_lint.sh
 
 # Every prefix of the series builds, its selftests compile, checkpatch passes.
 PHONY += check-series

@@ -8,7 +8,8 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/.." && pwd)"
+readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly LINUX="$TOP/linux"
 readonly WT="$BUILD/src/bisect"

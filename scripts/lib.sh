@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared helpers of the host scripts (sourced, not run); they set SELF.
+# shellcheck shell=bash
 
 # die CODE MESSAGE [HINT...]: the error on stderr, each hint indented below
 # it (what to do about it), then exit with CODE.
@@ -85,6 +86,7 @@ need_value() {
 # kernel_name: patched, base, or custom for a kernel given by path, as the
 # guest (SANDBOX_KERNEL=) and the results files name it.
 kernel_name() {
+	# shellcheck disable=SC2154 # kernel: the caller's option (run-uml.sh, gdb-uml.sh)
 	if [[ "$kernel" == */* ]]; then
 		echo custom
 	else
@@ -97,6 +99,7 @@ kernel_name() {
 resolve_kernel() {
 	case "$kernel" in
 	patched | base | upstream)
+		# shellcheck disable=SC2154 # build: the caller's --no-build
 		if [[ $build -eq 1 ]]; then
 			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" || {
 				# A missing tool: make printed preflight's list; the

@@ -10,7 +10,8 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/.." && pwd)"
+readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 readonly PATCHES="${PATCHES:-$TOP/patches}"
@@ -257,6 +258,7 @@ trial_apply() {
 	g worktree prune
 	on_interrupt "$tmp"
 	g worktree add -q --no-checkout --detach "$tmp" base
+	# shellcheck disable=SC2046 # one pattern a line, none with a space
 	git -C "$tmp" sparse-checkout set --no-cone $(patched_paths) 2>/dev/null
 	git -C "$tmp" checkout -q --detach base
 	TRIAL_SBASE="$(g rev-parse base)"

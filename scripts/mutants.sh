@@ -11,7 +11,8 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/.." && pwd)"
+readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly WT="$BUILD/src/bisect"
 readonly KD="$BUILD/kernel/bisect"

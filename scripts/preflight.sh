@@ -27,8 +27,9 @@ command on PATH, every header or library in place.  When one is missing,
 print one line per missing thing and the command that installs them all,
 and exit $E_SETUP.  Optional helpers only get a hint.
 
-NEED: build (make, ./run-uml.sh), gdb (--gdb, make gdb), check (make check:
-build and gdb), coverage (make coverage), all (everything, optional too).
+NEED: build (make, ./run-uml.sh), gdb (--gdb, make gdb), lint (make lint),
+check (make check: build, gdb and lint), coverage (make coverage), all
+(everything, optional too).
 
   --packages          print the package names for NEED (default: all), one line
   --install-command   print the command that installs them (default: all)
@@ -44,7 +45,7 @@ wanted() {
 	local n
 	for n in $needs; do
 		case "$n:$1" in
-		"$1:$1" | all:* | check:build | check:gdb | coverage:build) return 0 ;;
+		"$1:$1" | all:* | check:build | check:gdb | check:lint | coverage:build) return 0 ;;
 		esac
 	done
 	return 1
@@ -80,8 +81,8 @@ main() {
 	local n
 	for n in "$@"; do
 		case "$n" in
-		build | gdb | check | coverage | all) ;;
-		*) printf "%s: error: '%s' is not a need: build, gdb, check, coverage or all\n" \
+		build | gdb | lint | check | coverage | all) ;;
+		*) printf "%s: error: '%s' is not a need: build, gdb, lint, check, coverage or all\n" \
 			"$SELF" "$n" >&2
 			exit "$E_USAGE" ;;
 		esac

@@ -9,7 +9,8 @@
 # The exit codes are the ones of README's table.  Prints KTAP.
 set -euo pipefail
 
-readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
 readonly RUN="$TOP/run-uml.sh"
 readonly TREE="$TOP/scripts/linux-tree.sh"
 # shellcheck source=tests/host/lib.sh

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Stand-ins for the host's package tools and a tiny linux-source package (sourced).
 #
 # Nothing is downloaded: the host tests of linux-tree.sh run on these.

@@ -10,7 +10,8 @@
 # apt-get stubbed: nothing is downloaded.  Prints KTAP.
 set -euo pipefail
 
-readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
 readonly RUN="$TOP/run-uml.sh"
 readonly TREE="$TOP/scripts/linux-tree.sh"
 readonly HERE="$TOP/tests/host/faults.sh"

@@ -12,7 +12,8 @@
 # build (ccache helps): run it under the build lock.  Prints KTAP.
 set -euo pipefail
 
-readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
 readonly RUN="$TOP/run-uml.sh"
 readonly HERE="$TOP/tests/host/hard_disk_full.sh"
 # shellcheck source=tests/host/lib.sh

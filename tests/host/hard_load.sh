@@ -9,7 +9,8 @@
 # Needs a built kernel and rootfs (make all).  Prints KTAP.
 set -euo pipefail
 
-readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
 readonly RUN="$TOP/run-uml.sh"
 readonly N="${1:-4}"
 # shellcheck source=tests/host/lib.sh

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # KTAP helpers and assertions for the host-side tests (sourced, not run).
 #
 # A test is a function test_<name>; it returns 0 (pass), 1 (fail) or 4
@@ -6,6 +7,7 @@
 # every test_* function of the calling script in a subshell, in order, and
 # prints KTAP with the closing "N passed, N failed, N skipped" line.
 
+# shellcheck disable=SC2034 # the kselftest codes, all named; not all used
 readonly KSFT_PASS=0 KSFT_FAIL=1 KSFT_SKIP=4
 
 # Print a diagnostic line of the current test.

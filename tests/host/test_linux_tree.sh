@@ -9,7 +9,8 @@
 # downloaded).  Prints KTAP.
 set -euo pipefail
 
-readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
 readonly TREE="$TOP/scripts/linux-tree.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
@@ -65,7 +66,7 @@ prepare_builds() {
 	tree prepare >"$fake/undo.out" 2>&1 || rc=$?
 	sed 's/^/# /' "$fake/undo.out"
 	expect_status 0 "$rc" "$1" || return
-	[[ "$(lx rev-parse HEAD^{tree})" == "$(lx rev-parse "$orig_head^{tree}")" ]] ||
+	[[ "$(lx rev-parse "HEAD^{tree}")" == "$(lx rev-parse "$orig_head^{tree}")" ]] ||
 		fail "linux/ does not hold what patches/ give" || return
 	tree status >"$fake/status.out" 2>&1 || fail "status failed" || return
 	expect_grep '^user work: none' "$fake/status.out" "status: no user work" || return

@@ -9,7 +9,8 @@
 # root needed).  Prints KTAP.
 set -euo pipefail
 
-readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
 readonly PREFLIGHT="$TOP/scripts/preflight.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
@@ -150,7 +151,7 @@ test_ci_installs_the_list() {
 test_unknown_need() {
 	elapsed_ms "$PREFLIGHT" bogus
 	expect_status 64 "$rc" "preflight bogus" || return
-	expect_grep "'bogus' is not a need: build, gdb, check, coverage or all" "$scratch/out" "says which"
+	expect_grep "'bogus' is not a need: build, gdb, lint, check, coverage or all" "$scratch/out" "says which"
 }
 
 ktap_run_all preflight "${1:-}"
