@@ -181,6 +181,7 @@ help:
 	@echo '                          shellcheck, -Werror on our C, pyflakes (in make check)'
 	@echo '  mutants               - broken variants of the series must fail the suite (M=name)'
 	@echo '  stress                - randomized exec stack shifts, base must warn, patched not'
+	@echo '  fuzz                  - the mremap fuzzer, long: SEED= N= OPS= (KERNEL=)'
 	@echo
 	@echo 'Measure:'
 	@echo '  bench                 - boot, check, edit-to-verdict and mremap timings, base'
@@ -304,6 +305,7 @@ check-guest: all
 # or they would not prove anything by passing on the patched kernel.
 check-ab:
 	$(Q)$(MAKE) check-guest KERNEL=base T=series/
+	$(Q)$(TOP)/tests/host/test_fuzz.sh
 
 # The quick rebuild (scripts/kernel.sh) against kbuild itself: edits in the
 # base worktree are rebuilt the quick way, then kbuild must find nothing
@@ -334,6 +336,12 @@ PHONY += bench
 bench: host-tools
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(TOP)/scripts/bench.sh $(if $(RUNS),--runs $(RUNS)) $(if $(COLD),--cold) $(if $(FRESH),--fresh)
+
+# The mremap fuzzer, long: SEED= the first seed, N= seeds, OPS= per seed.
+PHONY += fuzz
+fuzz: all
+	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --timeout 3600 -- \
+		/tests/sandbox/mremap_fuzz --seed $(or $(SEED),1) --seeds $(or $(N),100) --ops $(or $(OPS),400)
 
 # Deliberately broken variants of the series: the suite must catch each.
 # Slow (a kernel per mutant), so not part of make check.
