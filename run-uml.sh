@@ -4,8 +4,17 @@
 #
 # Every run gets its own umid, UML directory and temp directory; whatever way
 # it ends (exit, timeout, Ctrl-C, SIGTERM) the whole UML process group is
-# killed and the temp files are removed.  The full console goes to a log
-# under build/logs/, and a kernel splat in it fails the run.
+# killed, every helper reaped and the temp files are removed.  The full
+# console goes to a log under build/logs/, and a kernel splat in it fails
+# the run.
+#
+# The guest's root (build/rootfs, hostfs) is read-only, enforced by the
+# kernel (hostfs=<root>,ro: the guest's root user cannot remount it); what
+# it may write is its tmpfs (/tmp, /root, /run), the run's scratch
+# directory (/scratch: the host's $tmp/scratch, removed with $tmp) and,
+# with --share, the user's directory (/share), both bounded by
+# hostfs_budget=.  Its status and KTAP come back on a serial line (ttyS1)
+# that a bounded reader copies into $tmp, never through the host's tree.
 set -euo pipefail
 
 readonly SELF="${0##*/}"
@@ -23,6 +32,9 @@ readonly ROOTFS="$BUILD/rootfs"
 # Exit codes of our own; anything else is the guest command's status.
 readonly E_USAGE=64 E_BUILD=70 E_NOTEST=72 E_SPLAT=121 E_KILLED=122 E_TIMEOUT=124 \
 	E_DIED=125
+# The guest's results line (ttyS1) is this fd of the kernel; the host keeps
+# at most RESULTS_MAX bytes of it (the KTAP of the whole suite is ~100 KB).
+readonly RESULTS_FD=4 RESULTS_MAX=$((16 << 20))
 
 usage() {
 	cat <<EOF
@@ -42,6 +54,9 @@ Options:
       --results DIR  where --test writes <kernel>.{ktap,json,xml}
                      (default: build/results)
       --list-tests   list the guest tests and exit
+      --share DIR    mount the host directory DIR read-write at /share in the
+                     guest, to pass files in and out (the only place, with
+                     the logs, where a run leaves anything on the host)
       --allow-splat  report a kernel WARNING/BUG in the console, do not fail
       --no-build     do not call make first
       --gdb          start the guest under GDB instead (scripts/gdb-uml.sh:
@@ -56,6 +71,13 @@ Environment:
   KERNEL     default for --kernel
   TMPDIR     where each run's private temp directory goes (default /tmp)
   SANDBOX_DECODE  0: do not decode a splat's call trace to file:line
+  SANDBOX_WRITE_LIMIT  what the guest may write into /scratch and /share
+             together (default 64M; 4 KB per file made, too); then ENOSPC
+
+The guest's root is read-only; /tmp (half the guest memory), /root (a
+quarter) and /run (1 MB) are tmpfs: what is written there is gone at
+poweroff.  /scratch is the run's own writable host directory, removed at
+the end of the run.
 
 Exit codes:
   0-255  the guest command's exit status (127: command not found), except:
@@ -75,6 +97,7 @@ EOF
 
 # --- options ------------------------------------------------------------------
 kernel="${KERNEL:-patched}"
+write_limit="${SANDBOX_WRITE_LIMIT:-64M}"
 timeout=
 mem=512M
 append=()
@@ -87,6 +110,7 @@ verbose=0
 gdb=0
 print_args=0
 results_dir=
+share=
 cmd=()
 
 parse_args() {
@@ -108,6 +132,7 @@ parse_args() {
 		--test=*) test_mode=1; test_pattern="${1#--test=}"; shift ;;
 		--list-tests) list_tests=1; shift ;;
 		--results) need_value "$1" $#; results_dir="$2"; shift 2 ;;
+		--share) need_value "$1" $#; share="$2"; shift 2 ;;
 		--allow-splat) allow_splat=1; shift ;;
 		--no-build) build=0; shift ;;
 		--gdb) gdb=1; shift ;;
@@ -123,6 +148,17 @@ parse_args() {
 	fi
 	[[ "$mem" =~ ^[1-9][0-9]*[KMG]?$ ]] ||
 		usage_error "--mem takes a size such as 512M or 1G, not '$mem'"
+	[[ "$write_limit" =~ ^[0-9]+[KMG]?$ ]] ||
+		usage_error "SANDBOX_WRITE_LIMIT takes a size such as 64M, not '$write_limit'"
+	if [[ -n "$share" ]]; then
+		[[ -d "$share" && -w "$share" ]] ||
+			usage_error "--share: '$share' is not a directory you can write"
+		# Absolute, and no symbolic link in it: the kernel follows none.
+		share="$(cd -P -- "$share" && pwd)" ||
+			usage_error "--share: cannot enter '$share'"
+		[[ "$share" != *,* ]] ||
+			usage_error "--share: a comma in '$share' would end the kernel parameter"
+	fi
 	if [[ $test_mode -eq 1 && ${#cmd[@]} -gt 0 ]]; then
 		usage_error "--test and a command exclude each other"
 	fi
@@ -138,14 +174,22 @@ parse_args() {
 # --- build ----------------------------------------------------------------------
 # kernel_args ID UML_DIR: the kernel's command line of run ID, in args
 # (scripts/gdb-uml.sh gets it with --print-args).
+#
+# The root is read-only (ro, and hostfs=...,ro so that the guest cannot
+# remount it read-write); UML_DIR/scratch and the share are the writable
+# hostfs directories (mounted as +scratch and +share); the results line,
+# ttyS1, writes to fd RESULTS_FD and reads nothing.
 kernel_args() {
 	# shellcheck disable=SC2054 # con0=fd:0,fd:1 is one argument: UML's syntax
 	args=(
 		"mem=$mem"
 		"umid=sandbox-$1" "uml_dir=$2"
-		root=/dev/root rootfstype=hostfs rw "hostfs=$ROOTFS"
+		root=/dev/root rootfstype=hostfs ro "hostfs=$ROOTFS,ro"
+		"hostfs_scratch=$2/scratch" "hostfs_budget=$write_limit"
+		${share:+"hostfs_share=$share" SANDBOX_SHARE=1}
 		init=/init "SANDBOX_RUN=$1" "SANDBOX_KERNEL=$(kernel_name)"
-		con0=fd:0,fd:1 con=null ssl=null ssl0=fd:2 console=ttyS0
+		con0=fd:0,fd:1 con=null ssl=null ssl0=fd:2 "ssl1=null,fd:$RESULTS_FD"
+		console=ttyS0
 		# A preset delay loop: calibrating it costs ~0.2 s of every
 		# boot, and nothing in UML waits on udelay() long enough for
 		# the host's speed to matter.
@@ -160,6 +204,7 @@ exec_gdb() {
 	local -a opts=(--kernel "$kernel" --mem "$mem")
 	local a
 	[[ $build -eq 0 ]] && opts+=(--no-build)
+	[[ -n "$share" ]] && opts+=(--share "$share")
 	[[ $verbose -eq 1 ]] && opts+=(--verbose)
 	for a in "${append[@]}"; do
 		opts+=(--append "$a")
@@ -176,9 +221,10 @@ exec_gdb() {
 # --- one run --------------------------------------------------------------------
 tmp=
 log=
-run_dir=
 uml_pid=
 tee_pid=
+err_tee_pid=
+res_pid=
 wd_pid=
 stty_saved=
 
@@ -194,30 +240,39 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	kill_guest
-	if [[ -n "$wd_pid" ]]; then
-		kill "$wd_pid" 2>/dev/null || true
-		wait "$wd_pid" 2>/dev/null || true
-	fi
-	if [[ -n "$tee_pid" ]]; then
-		wait "$tee_pid" 2>/dev/null || true
-	fi
+	reap_helpers
 	if [[ -n "$stty_saved" ]]; then
 		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
 	fi
+	# The scratch directory with it; rm does not follow the guest's links.
 	rm -rf "${tmp:-/nonexistent}"
-	# Not through a link the guest may have put in the way.
-	if [[ -n "$run_dir" ]] && run_dir_intact; then
-		rm -rf "$run_dir"
-	fi
 	exit "$rc"
+}
+
+# Stop the watchdog and wait for every helper (the console's tee, the
+# results reader): none may outlive run-uml.sh, not even as a zombie in
+# the caller's process group.  They end once the kernel's pipes close.
+reap_helpers() {
+	if [[ -n "$wd_pid" ]]; then
+		kill "$wd_pid" 2>/dev/null || true
+		wait "$wd_pid" 2>/dev/null || true
+		wd_pid=
+	fi
+	local p
+	for p in "$tee_pid" "$err_tee_pid" "$res_pid"; do
+		[[ -z "$p" ]] || wait "$p" 2>/dev/null || true
+	done
+	tee_pid='' err_tee_pid='' res_pid=''
 }
 
 # Kill the guest's process group $2 after $1 seconds (0: never), or as
 # soon as run-uml.sh itself is gone: killed with SIGKILL, it cannot clean
 # up, and the guest would run on.  A TERM ends the watch quietly.
 watchdog() {
-	local s t=0
-	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	local s='' t=0
+	# Its sleep is reaped too: killed and left, it stays a zombie in the
+	# caller's process group.
+	trap 'kill $s 2>/dev/null; wait; exit 0' TERM
 	while [[ "$1" -eq 0 || $t -lt "$1" ]]; do
 		sleep 1 &
 		s=$!
@@ -227,7 +282,6 @@ watchdog() {
 		if ! kill -0 "$$" 2>/dev/null; then
 			kill -KILL -- "-$2" 2>/dev/null
 			rm -rf "$tmp"
-			! run_dir_intact || rm -rf "$run_dir"
 			exit 0
 		fi
 	done
@@ -301,35 +355,27 @@ decode_splat() {
 		grep -E 'RIP: |\(.*:[0-9]+' | head -n 40 | sed 's/^/  | /' || true
 }
 
-# The guest is root in build/rootfs and may leave anything there: the run
-# directory and its parents must still be directories, not symbolic links
-# it could point at the host's files.
-run_dir_intact() {
-	local d
-	for d in "$ROOTFS/run" "$ROOTFS/run/sandbox" "$run_dir"; do
-		[[ -d "$d" && ! -L "$d" ]] || return 1
-	done
-}
-
-# Take over the guest's answers (status, results.ktap) once no guest
-# process is left: regular files only, copied into our private $tmp, where
-# everything after reads them (and the host's own output goes).
-collect_guest_files() {
-	local f
-	if ! run_dir_intact; then
-		printf '%s: warning: the guest replaced %s: its status and results are ignored\n' \
-			"$SELF" "${run_dir#"$TOP"/}" >&2
-		return 0
+# The guest's answer, once the kernel and the reader are gone: its results
+# line holds the KTAP (--test) and, last, "sandbox-status: N" from init;
+# the tty made each newline a CR LF.  The KTAP goes to
+# $tmp/guest.results.ktap, the status line (without CR) to $status_line.
+# The reader kept at most RESULTS_MAX bytes: more is a guest flooding it.
+read_results() {
+	local -r f="$tmp/results"
+	status_line=
+	[[ -s "$f" ]] || return 0
+	status_line="$(tail -n 1 "$f")"
+	status_line="${status_line%$'\r'}"
+	if [[ $test_mode -eq 1 ]]; then
+		sed -e 's/\r$//' -e '/^sandbox-status: /d' "$f" >"$tmp/guest.results.ktap"
+		[[ -s "$tmp/guest.results.ktap" ]] || rm -f "$tmp/guest.results.ktap"
 	fi
-	for f in status results.ktap; do
-		[[ -e "$run_dir/$f" || -L "$run_dir/$f" ]] || continue
-		if [[ -L "$run_dir/$f" || ! -f "$run_dir/$f" ]]; then
-			printf '%s: warning: the guest left %s as something else than a file: ignored\n' \
-				"$SELF" "$f" >&2
-			continue
-		fi
-		cp -- "$run_dir/$f" "$tmp/guest.$f"
-	done
+	# A flood hides the status line: say why it is missing.
+	if [[ ( $test_mode -eq 1 || ! "$status_line" =~ ^sandbox-status: ) &&
+		"$(stat -c %s "$f")" -ge $RESULTS_MAX ]]; then
+		printf '%s: warning: the guest wrote more than %s MB to its results line: cut there\n' \
+			"$SELF" $((RESULTS_MAX >> 20)) >&2
+	fi
 }
 
 # In --test mode the guest runner attributes each splat to a test; splats
@@ -382,33 +428,28 @@ main() {
 	if [[ $list_tests -eq 1 ]]; then
 		cmd=(/tests/run_tests.sh --list ${test_pattern:+"$test_pattern"})
 	elif [[ $test_mode -eq 1 ]]; then
-		cmd=(/tests/run_tests.sh -o "/run/sandbox/$id/results.ktap"
-			${test_pattern:+"$test_pattern"})
+		cmd=(/tests/run_tests.sh -o /dev/ttyS1 ${test_pattern:+"$test_pattern"})
 	fi
 	resolve_kernel
 	log="$BUILD/logs/$id.log"
-	run_dir="$ROOTFS/run/sandbox/$id"
-	# UML's own files (uml_dir) and ours; private, and new (no -p): the
-	# id is this process's, a directory already there is someone else's.
+	# UML's own files (uml_dir), ours, and the guest's scratch directory;
+	# private, and new (no -p): the id is this process's, a directory
+	# already there is someone else's.
 	local -r tmp_new="${TMPDIR:-/tmp}/uml-sandbox.$id"
 	trap cleanup EXIT
 	trap 'on_signal INT' INT
 	trap 'on_signal TERM' TERM
-	# A guest before may have left links in build/rootfs/run: the run
-	# directory is made new, below real directories.
-	if [[ -L "$ROOTFS/run" || -L "$ROOTFS/run/sandbox" ]]; then
-		run_dir=
-		die "$E_BUILD" "${ROOTFS#"$TOP"/}/run or run/sandbox is a symbolic link (a guest's doing?)" \
-			"remove it (rm ${ROOTFS#"$TOP"/}/run/sandbox) and run again: make restages it"
-	fi
-	mkdir -p "$BUILD/logs" "$ROOTFS/run/sandbox" && mkdir "$run_dir" && mkdir -m 0700 "$tmp_new"
+	[[ -d "$BUILD/logs" ]] || mkdir -p "$BUILD/logs"
+	mkdir -m 0700 "$tmp_new" "$tmp_new/scratch"
 	tmp="$tmp_new"
 	: >"$log"
 	ln -sfn "$id.log" "$BUILD/logs/last.log"
 
 	local interactive=0
 	if [[ ${#cmd[@]} -gt 0 ]]; then
-		sh_quote "${cmd[@]}" >"$run_dir/cmd"
+		# Read by init from /scratch/cmd; the guest can change only its
+		# own copy, after it has started.
+		sh_quote "${cmd[@]}" >"$tmp/scratch/cmd"
 	elif [[ -t 0 ]]; then
 		interactive=1
 		stty_saved="$(stty -g)"
@@ -420,35 +461,41 @@ main() {
 	kernel_args "$id" "$tmp"
 	printf '%s\n' "\$ ${kernel_bin#"$TOP"/} ${args[*]}" >>"$log"
 
+	# The results line (ttyS1, the kernel's fd 4 = RESULTS_FD) into $tmp,
+	# at most RESULTS_MAX bytes of it: the guest cannot fill the disk.
 	# Guest output (console, fd 1) to the terminal and the log; kernel
 	# messages (UML's stderr console) to the log, and the terminal with -v.
 	# tee ignores Ctrl-C so that the guest's last words are not lost.
-	local out_fd
-	exec {out_fd}> >(trap '' INT; exec tee -a "$log")
+	local res_fd out_fd err_fd=2
+	exec {res_fd}> >(exec head -c "$RESULTS_MAX" >"$tmp/results")
+	res_pid=$!
+	exec {out_fd}> >(trap '' INT; exec {res_fd}>&- tee -a "$log")
 	tee_pid=$!
+	if [[ $verbose -eq 1 ]]; then
+		exec {err_fd}> >(exec {res_fd}>&- {out_fd}>&- tee -a "$log" >&2)
+		err_tee_pid=$!
+	else
+		exec {err_fd}>>"$log"
+	fi
 	local stdin=/dev/stdin
 	[[ -e /dev/stdin ]] && [[ -r /dev/stdin ]] || stdin=/dev/null
-	if [[ $verbose -eq 1 ]]; then
-		TMPDIR="$tmp" setsid "$kernel_bin" "${args[@]}" <"$stdin" >&"$out_fd" \
-			2> >(tee -a "$log" >&2) &
-	else
-		TMPDIR="$tmp" setsid "$kernel_bin" "${args[@]}" <"$stdin" >&"$out_fd" 2>>"$log" &
-	fi
+	# shellcheck disable=SC2261 # one each: stdout, stderr, fd 4
+	TMPDIR="$tmp" setsid "$kernel_bin" "${args[@]}" <"$stdin" >&"$out_fd" 2>&"$err_fd" \
+		4>&"$res_fd" &
 	uml_pid=$!
-	# Only the kernel holds the pipe now: tee ends when it does.
-	exec {out_fd}>&-
+	# Only the kernel holds the pipes now: the readers end when it does.
+	exec {out_fd}>&- {err_fd}>&- {res_fd}>&-
 	watchdog "$timeout" "$uml_pid" &
 	wd_pid=$!
 
-	local uml_rc=0
+	local uml_rc=0 status_line
 	# Without stderr: bash's "Killed" job notice says less than ours below.
 	{ wait "$uml_pid"; } 2>/dev/null || uml_rc=$?
 	uml_pid=
 	# The guest's processes are in UML's group; none may outlive it.
 	kill_guest
-	collect_guest_files
-	wait "$tee_pid" 2>/dev/null || true
-	tee_pid=
+	reap_helpers
+	read_results
 	if [[ -n "$stty_saved" ]]; then
 		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
 		stty_saved=
@@ -460,8 +507,8 @@ main() {
 			"$SELF" "$timeout" >&2
 		printf '  log: %s (raise the limit with --timeout)\n' "${log#"$TOP"/}" >&2
 		rc=$E_TIMEOUT
-	elif [[ -f "$tmp/guest.status" ]]; then
-		read -r rc <"$tmp/guest.status" || true
+	elif [[ "$status_line" == "sandbox-status: "* ]]; then
+		rc="${status_line#sandbox-status: }"
 		# A number, and nothing else: bash would evaluate an expression
 		# such as a[$(command)] in -eq.
 		if [[ ! "$rc" =~ ^[0-9]{1,3}$ ]]; then
@@ -491,8 +538,7 @@ main() {
 			"$SELF" "$uml_rc" >&2
 		printf '  log: %s\n' "${log#"$TOP"/}" >&2
 		rc=$E_DIED
-		# The guest writes its status into build/rootfs: a full disk
-		# loses it.
+		# The status is written into $tmp: a full disk loses it.
 		explain_disk_full && rc=$E_NOSPACE
 	fi
 	if show_splats "$log" >"$tmp/splat"; then

@@ -3,7 +3,8 @@
 # Debug the sandbox's UML kernel with GDB: start it under GDB, run a GDB script, or attach.
 #
 # Starting boots the guest the way run-uml.sh does (same kernel arguments,
-# same /run/sandbox/ID handshake for a command), but as GDB's inferior and
+# same handshake: the command in the run's scratch directory, the status
+# back on the results line, ttyS1, fd 4), but as GDB's inferior and
 # with the sandbox's gdbinit: lx- commands, UML's signals, mpt- commands.
 # Whatever way it ends, no UML process of the run is left behind and the
 # temp files are removed.  Attaching leaves the guest running afterwards.
@@ -12,11 +13,16 @@ set -euo pipefail
 readonly SELF="${0##*/}"
 TOP="$(cd "$(dirname "$0")/.." && pwd)"
 readonly TOP
+# GDB and the Python of the kernel's gdb scripts, before anything else
+# (78, and the install command, when one is missing).
+"$TOP/scripts/preflight.sh" gdb || exit
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly ROOTFS="$BUILD/rootfs"
 readonly GDBINIT="$TOP/gdbinit"
+# As run-uml.sh: the guest's results line is the kernel's fd 4, bounded.
+readonly RESULTS_MAX=$((16 << 20))
 
 # Exit codes of our own, as run-uml.sh's; anything else is GDB's or the guest's.
 readonly E_USAGE=64 E_BUILD=70 E_NOGUEST=69 E_TIMEOUT=124
@@ -50,6 +56,7 @@ Options:
   -k, --kernel K     patched (default), base, or the path of a UML binary
   -m, --mem SIZE     guest memory (default: 512M)
   -a, --append ARGS  extra kernel parameters (may be repeated)
+      --share DIR    the host directory DIR read-write at /share (run-uml.sh's)
   -t, --timeout S    --batch: kill GDB and the guest after S seconds
                      (default 300; 0 = none)
   -x, --command FILE another GDB script to run after gdbinit (repeatable)
@@ -81,6 +88,7 @@ EOF
 kernel="${KERNEL:-patched}"
 mem=512M
 append=()
+share=
 timeout=300
 batch=
 attach=0
@@ -99,6 +107,7 @@ parse_args() {
 		-k | --kernel) need_value "$1" $#; kernel="$2"; shift 2 ;;
 		-m | --mem) need_value "$1" $#; mem="$2"; shift 2 ;;
 		-a | --append) need_value "$1" $#; append+=("$2"); shift 2 ;;
+		--share) need_value "$1" $#; share="$2"; shift 2 ;;
 		-t | --timeout) need_value "$1" $#; timeout="$2"; shift 2 ;;
 		-x | --command) need_value "$1" $#; commands+=("$2"); shift 2 ;;
 		--batch) need_value "$1" $#; batch="$2"; shift 2 ;;
@@ -265,6 +274,7 @@ kernel_args() {
 	if "$TOP/run-uml.sh" --help 2>/dev/null | grep -q -- '--print-args'; then
 		local -a opts=(--no-build --kernel "$kernel" --mem "$mem") words=()
 		local a
+		[[ -n "$share" ]] && opts+=(--share "$share")
 		for a in "${append[@]}"; do
 			opts+=(--append "$a")
 		done
@@ -284,9 +294,11 @@ kernel_args() {
 	args=(
 		"mem=$mem"
 		"umid=sandbox-$id" "uml_dir=$dir"
-		root=/dev/root rootfstype=hostfs rw "hostfs=$ROOTFS"
+		root=/dev/root rootfstype=hostfs ro "hostfs=$ROOTFS,ro"
+		"hostfs_scratch=$dir/scratch" "hostfs_budget=${SANDBOX_WRITE_LIMIT:-64M}"
+		${share:+"hostfs_share=$share" SANDBOX_SHARE=1}
 		init=/init "SANDBOX_RUN=$id" "SANDBOX_KERNEL=$(kernel_name)"
-		con0=fd:0,fd:1 con=null ssl=null "ssl0=$console" console=ttyS0
+		con0=fd:0,fd:1 con=null ssl=null "ssl0=$console" ssl1=null,fd:4 console=ttyS0
 		"${append[@]}"
 	)
 }
@@ -336,18 +348,21 @@ run_attach() {
 }
 
 tmp=
-run_dir=
 umid=
 stty_saved=
+res_pid=
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	[[ -n "$umid" ]] && kill_umid "$umid"
+	# The results reader ends with the kernel's end of the pipe.
+	[[ -z "$res_pid" ]] || wait "$res_pid" 2>/dev/null || true
 	if [[ -n "$stty_saved" ]]; then
 		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
 	fi
-	rm -rf "${tmp:-/nonexistent}" "${run_dir:-/nonexistent}"
+	# The scratch directory with it.
+	rm -rf "${tmp:-/nonexistent}"
 	exit "$rc"
 }
 
@@ -376,8 +391,7 @@ run_start() {
 	fi
 	umid="sandbox-$id"
 	tmp="$(mktemp -d "${TMPDIR:-/tmp}/uml-sandbox.XXXXXX")"
-	run_dir="$ROOTFS/run/sandbox/$id"
-	mkdir -p "$BUILD/logs" "$run_dir"
+	mkdir -p "$BUILD/logs" "$tmp/scratch"
 	kernel_args "$id" "$tmp"
 	gdb_args "$kernel_dir"
 	gdb_cmd+=(--args "$kernel_bin" "${args[@]}")
@@ -385,8 +399,12 @@ run_start() {
 	printf '%s\n' "\$ ${gdb_cmd[*]}" >"$log"
 	ln -sfn "$id.log" "$BUILD/logs/last.log"
 	if [[ ${#cmd[@]} -gt 0 ]]; then
-		sh_quote "${cmd[@]}" >"$run_dir/cmd"
+		sh_quote "${cmd[@]}" >"$tmp/scratch/cmd"
 	fi
+	# The guest's results line, at most RESULTS_MAX bytes of it.
+	local res_fd
+	exec {res_fd}> >(exec head -c "$RESULTS_MAX" >"$tmp/results")
+	res_pid=$!
 	printf '%s: %sumid %s; kernel messages: %s\n' "$SELF" \
 		"${batch:+batch ${batch##*/}, }" "$umid" "${log#"$TOP"/}" >&2
 
@@ -396,7 +414,9 @@ run_start() {
 		# terminal to give the guest its own group, the guest too.
 		local -a limit=()
 		[[ "$timeout" -gt 0 ]] && limit=(timeout --kill-after=10 "$timeout")
-		TMPDIR="$tmp" "${limit[@]}" "${gdb_cmd[@]}" </dev/null 3>>"$log" || rc=$?
+		TMPDIR="$tmp" "${limit[@]}" "${gdb_cmd[@]}" </dev/null 3>>"$log" \
+			4>&"$res_fd" {res_fd}>&- || rc=$?
+		exec {res_fd}>&-
 		if [[ "$timeout" -gt 0 && $rc -eq 124 ]]; then
 			printf '%s: error: the GDB script did not finish within %s s\n' \
 				"$SELF" "$timeout" >&2
@@ -405,9 +425,18 @@ run_start() {
 		return "$rc"
 	fi
 	stty_saved="$(stty -g)"
-	TMPDIR="$tmp" "${gdb_cmd[@]}" 3>>"$log" || rc=$?
-	if [[ -f "$run_dir/status" ]]; then
-		rc="$(cat "$run_dir/status")"
+	TMPDIR="$tmp" "${gdb_cmd[@]}" 3>>"$log" 4>&"$res_fd" {res_fd}>&- || rc=$?
+	exec {res_fd}>&-
+	# The guest's status, when it reported one ("sandbox-status: N",
+	# CR LF from the tty): a number, nothing else.
+	[[ -n "$umid" ]] && kill_umid "$umid"
+	wait "$res_pid" 2>/dev/null || true
+	res_pid=
+	local line
+	line="$(tail -n 1 "$tmp/results" 2>/dev/null)" || true
+	line="${line%$'\r'}"
+	if [[ "$line" =~ ^sandbox-status:\ ([0-9]{1,3})$ ]]; then
+		rc="${BASH_REMATCH[1]}"
 	fi
 	return "$rc"
 }

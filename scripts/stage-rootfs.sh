@@ -66,7 +66,9 @@ main() {
 	mkdir -p "$root"
 	install_busybox "$root"
 	link_applets "$root"
-	mkdir -p "$root"/{dev,proc,sys,tmp,root,mnt,run/sandbox}
+	# Mount points: the root is read-only to the guest (tmpfs on /tmp,
+	# /root, /run; the writable hostfs directories on /scratch, /share).
+	mkdir -p "$root"/{dev,proc,sys,tmp,root,mnt,run,scratch,share}
 	chmod 1777 "$root/tmp"
 	# rootfs/ is the guest's own files; -u keeps the copy a no-op when unchanged.
 	cp -RPu --preserve=mode "$TOP/rootfs/." "$root/"
