@@ -67,9 +67,9 @@ static char *map_fixed(char *addr, unsigned long len)
  *   src window:  |<- src_off ->|SSSSSSSSSSSSSSS(len)|
  *   dst window:  |<- dst_off ->|................(len)|
  *
- * below_in_vma: the source VMA also covers [window, src) with data (the
- *   cover letter's |DDDDddddSSSSssss|): aligning the source down would
- *   take that data along.
+ * below_in_vma: the source VMA also covers [window + below_from, src) with
+ *   data (the cover letter's |DDDDddddSSSSssss| when below_from is 0):
+ *   aligning the source down would take that data along.
  * dst_neighbour: a separate mapping occupies [dst window, dst window + 4K):
  *   aligning the destination down would land on it.
  */
@@ -86,6 +86,7 @@ FIXTURE_VARIANT(move)
 	unsigned long dst_off;
 	unsigned long len;
 	int below_in_vma;
+	unsigned long below_from;
 	int dst_neighbour;
 	/* Page-table work the series promises for this move. */
 	long want_pmds;
@@ -135,6 +136,21 @@ FIXTURE_VARIANT_ADD(move, keeps_data_below_source)
 	.want_pmds = 0, .want_ptes = 256,
 };
 
+/*
+ * The source VMA starts inside the source's PMD, 256 KB above the boundary
+ * and below the source: the boundary is outside the VMA, but the move does
+ * not start at the VMA's start, so [256K, 1M) would be dragged along.
+ *
+ *   window   +256K          +1M           +2M
+ *   |........|DDDDDDDDDDDDDD|ssssssssssssss|
+ */
+FIXTURE_VARIANT_ADD(move, keeps_vma_start_below_source)
+{
+	.src_off = 1 * MB, .dst_off = 1 * MB, .len = 1 * MB,
+	.below_in_vma = 1, .below_from = 256 * KB,
+	.want_pmds = 0, .want_ptes = 256,
+};
+
 /* Another mapping in the aligned-down destination range. */
 FIXTURE_VARIANT_ADD(move, keeps_mapping_below_destination)
 {
@@ -172,8 +188,8 @@ TEST_F(move, page_table_work)
 {
 	char *src = self->src_win + variant->src_off;
 	char *dst = self->dst_win + variant->dst_off;
-	char *below = self->src_win;
-	unsigned long below_len = variant->src_off;
+	char *below = self->src_win + variant->below_from;
+	unsigned long below_len = variant->src_off - variant->below_from;
 	long pmds, ptes, bad;
 	char *p;
 
