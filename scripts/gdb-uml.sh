@@ -403,7 +403,7 @@ run_start() {
 	fi
 	# The guest's results line, at most RESULTS_MAX bytes of it.
 	local res_fd
-	exec {res_fd}> >(exec head -c "$RESULTS_MAX" >"$tmp/results")
+	exec {res_fd}> >(head -c "$RESULTS_MAX" >"$tmp/results"; exec cat >/dev/null)
 	res_pid=$!
 	printf '%s: %sumid %s; kernel messages: %s\n' "$SELF" \
 		"${batch:+batch ${batch##*/}, }" "$umid" "${log#"$TOP"/}" >&2
