@@ -2,12 +2,15 @@
 /*
  * The guest's root cannot reach host files outside the hostfs= root.
  *
- * The guest root is the host directory given as hostfs=<root> on the kernel
- * command line.  Each test tries one way out as root in the guest: mount
- * data with "..", a mount root through a symlink, a stale name (an
- * unlinked file or directory, or another mount's directory, replaced by a
- * host symlink), a device node, a set-user-ID file.  Every attempt must
- * fail; when one succeeds, the test shows what it reached and fails.
+ * The guest root is the host directory given as hostfs=<root>,ro on the
+ * kernel command line, read-only; the run's writable host directory is
+ * hostfs_scratch=<dir>, mounted on /scratch (-o +scratch).  Each test tries
+ * one way out as root in the guest: mount data with "..", a mount root
+ * through a symlink, a stale name (an unlinked file or directory, or
+ * another mount's directory, replaced by a host symlink), a device node, a
+ * set-user-ID file, a write to the root through a remount or a second
+ * mount.  Every attempt must fail; when one succeeds, the test shows what
+ * it reached and fails.
  *
  * The target of the attempts is a "victim" file that this test makes in
  * its scratch directory, or, with sandbox.canary=<host path> on the kernel
@@ -31,17 +34,26 @@
 #define MNT		"/mnt"
 
 /*
- * The scratch directory, on the hostfs root, one per run: guests started in
- * parallel share the root (make check-hard runs four).
+ * The scratch directory, below the run's own writable hostfs directory: as
+ * the guest sees it, and as hostfs mount data names it.
  */
-static char scratch[96];
+#define SCRATCH		"/scratch/confine"
+#define SCRATCH_DATA	"+scratch/confine"
+static const char scratch[] = SCRATCH;
 
-/* Host paths: the hostfs= root, and the file the attempts aim at. */
-static char host_root[PATH_MAX / 2];
+/*
+ * Host paths: the hostfs= root, the run's writable directory, and the file
+ * the attempts aim at.
+ */
+static char host_root[PATH_MAX / 4];
+static char host_scratch[PATH_MAX / 4];
 static char target[PATH_MAX];
 static int have_canary;
 
-/* The value of NAME= on the kernel command line, or 0 when absent. */
+/*
+ * The value of NAME= on the kernel command line (up to a ',': hostfs=
+ * has flags after it), or 0 when absent.
+ */
 static int cmdline_value(const char *name, char *out, size_t size)
 {
 	char buf[4096], *tok, *save;
@@ -55,7 +67,8 @@ static int cmdline_value(const char *name, char *out, size_t size)
 	fclose(f);
 	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
 		if (!strncmp(tok, name, len) && tok[len] == '=') {
-			snprintf(out, size, "%s", tok + len + 1);
+			snprintf(out, size, "%.*s", (int)strcspn(tok + len + 1, ","),
+				 tok + len + 1);
 			return 1;
 		}
 	}
@@ -63,15 +76,19 @@ static int cmdline_value(const char *name, char *out, size_t size)
 }
 
 /*
- * The host path P/D resolves to without symlinks: "." and empty components
+ * The host path mount data D resolves to without symlinks: below the root,
+ * or the run's directory for "+scratch...", "." and empty components
  * dropped, ".." taking one off.  Written to out.
  */
-static void host_normalize(const char *p, const char *d, char *out, size_t size)
+static void host_normalize(const char *d, char *out, size_t size)
 {
 	char buf[2 * PATH_MAX], *tok, *save;
 	size_t n = 0;
 
-	snprintf(buf, sizeof(buf), "%s/%s", p, d);
+	if (!strncmp(d, "+scratch", 8))
+		snprintf(buf, sizeof(buf), "%s/%s", host_scratch, d + 8);
+	else
+		snprintf(buf, sizeof(buf), "%s/%s", host_root, d);
 	out[0] = '\0';
 	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
 		if (!strcmp(tok, "."))
@@ -142,7 +159,7 @@ static void expect_mount_refused(struct __test_metadata *_metadata, const char *
 	int ret = mount("none", MNT, "hostfs", 0, data);
 
 	if (ret == 0) {
-		host_normalize(host_root, data, dir, sizeof(dir));
+		host_normalize(data, dir, sizeof(dir));
 		TH_LOG("mounted host directory %s (root %s)", dir, host_root);
 		len = strlen(dir);
 		if (!reach && !strncmp(target, dir, len) && target[len] == '/')
@@ -164,6 +181,17 @@ static const char *S(const char *suffix)
 	return buf[i];
 }
 
+/* The same as hostfs mount data. */
+static const char *D(const char *suffix)
+{
+	static char buf[4][PATH_MAX / 2];
+	static unsigned int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), SCRATCH_DATA "%s", suffix);
+	return buf[i];
+}
+
 /* The target's content as the host has it, read without any trick. */
 static void read_target_plainly(char *buf, size_t size)
 {
@@ -182,23 +210,23 @@ FIXTURE(confine) {
 
 FIXTURE_SETUP(confine)
 {
-	char path[PATH_MAX], run[64];
+	char path[PATH_MAX];
 	int fd;
 
 	if (!cmdline_value("hostfs", host_root, sizeof(host_root)))
 		SKIP(return, "no hostfs= root on the kernel command line: nothing confines");
+	ASSERT_TRUE(cmdline_value("hostfs_scratch", host_scratch, sizeof(host_scratch)))
+		TH_LOG("no hostfs_scratch= on the kernel command line: boot with run-uml.sh");
 	umount2(MNT, MNT_DETACH);
-	/* The run's id, from run-uml.sh through init's environment. */
-	snprintf(run, sizeof(run), "%s", getenv("SANDBOX_RUN") ? : "");
-	if (!run[0])
-		snprintf(run, sizeof(run), "pid%d", getpid());
-	snprintf(scratch, sizeof(scratch), "/scratch-confine.%s", run);
-	mkdir(scratch, 0755);
+	/* The run's own directory: no other guest writes there. */
+	ASSERT_TRUE(!mkdir(scratch, 0755) || errno == EEXIST)
+		TH_LOG("mkdir %s: %s (no writable /scratch: is it mounted?)", scratch,
+		       strerror(errno));
 	snprintf(path, sizeof(path), "rm -rf %s/* %s/.[!.]*", scratch, scratch);
 	ASSERT_EQ(0, system(path));
 	have_canary = cmdline_value("sandbox.canary", target, sizeof(target));
 	if (!have_canary) {
-		snprintf(target, sizeof(target), "%s%s", host_root, S("/victim"));
+		snprintf(target, sizeof(target), "%s/confine/victim", host_scratch);
 		snprintf(path, sizeof(path), "%s", S("/victim"));
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		ASSERT_LE(0, fd);
@@ -227,6 +255,43 @@ TEST_F(confine, mount_dotdot)
 	expect_mount_refused(_metadata, "/../..", NULL);
 	expect_mount_refused(_metadata, "tests/../../..", NULL);
 	expect_mount_refused(_metadata, "./..//", NULL);
+	expect_mount_refused(_metadata, "+scratch/..", NULL);
+	expect_mount_refused(_metadata, D("/../../.."), NULL);
+}
+
+/* Write a file at PATH: 0, or -errno. */
+static int try_write(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+/*
+ * The root stays read-only, whatever its root user does: a remount
+ * read-write, or a second mount of the tree (and its remount) write
+ * nothing; the scratch directory is writable.  (run-uml.sh boots with
+ * hostfs=<root>,ro whenever it gives a hostfs_scratch=, which the fixture
+ * requires; the kernel's copy of the command line loses hostfs='s flags.)
+ */
+TEST_F(confine, root_stays_read_only)
+{
+	EXPECT_EQ(-EROFS, try_write("/confine-ro-test"));
+	EXPECT_EQ(-1, mount(NULL, "/", NULL, MS_REMOUNT, NULL))
+		TH_LOG("remounted / read-write");
+	EXPECT_EQ(-EROFS, try_write("/confine-ro-test")) TH_LOG("wrote to / after a remount");
+	ASSERT_EQ(0, mount("none", MNT, "hostfs", 0, "/"))
+		TH_LOG("mount -o / (read-only): %s", strerror(errno));
+	EXPECT_EQ(-EROFS, try_write(MNT "/confine-ro-test")) TH_LOG("wrote to a second mount");
+	EXPECT_EQ(-1, mount(NULL, MNT, NULL, MS_REMOUNT, NULL))
+		TH_LOG("remounted the second mount read-write");
+	EXPECT_EQ(-EROFS, try_write(MNT "/tests/confine-ro-test"))
+		TH_LOG("wrote to a second mount after a remount");
+	EXPECT_EQ(0, try_write(S("/rw-test"))) TH_LOG("the scratch directory is not writable");
 }
 
 /* -o /etc is the guest's /etc (the root's etc), never the host's. */
@@ -245,11 +310,11 @@ TEST_F(confine, mount_etc_is_the_guests)
 TEST_F(confine, mount_through_symlink)
 {
 	ASSERT_EQ(0, symlink("/", S("/root-link")));
-	expect_mount_refused(_metadata, S("/root-link"), target);
-	expect_mount_refused(_metadata, S("/root-link/"), target);
+	expect_mount_refused(_metadata, D("/root-link"), target);
+	expect_mount_refused(_metadata, D("/root-link/"), target);
 	ASSERT_EQ(0, mkdir(S("/d"), 0755));
 	ASSERT_EQ(0, symlink("/", S("/d/up")));
-	expect_mount_refused(_metadata, S("/d/up/."), target);
+	expect_mount_refused(_metadata, D("/d/up/."), target);
 }
 
 /* A symlink to an absolute path is resolved by the guest, in the guest. */
@@ -320,8 +385,8 @@ TEST_F(confine, second_mount_alias)
 
 	snprintf(dir, sizeof(dir), "%.*s", (int)(base - 1 - target), target);
 	ASSERT_EQ(0, mkdir(S("/sub"), 0755));
-	ASSERT_EQ(0, mount("none", MNT, "hostfs", 0, scratch))
-		TH_LOG("mount -o %s: %s", scratch, strerror(errno));
+	ASSERT_EQ(0, mount("none", MNT, "hostfs", 0, D("")))
+		TH_LOG("mount -o %s: %s", D(""), strerror(errno));
 	dfd = open(MNT "/sub", O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, dfd);
 	ASSERT_EQ(0, rmdir(S("/sub")));

@@ -67,11 +67,12 @@ test_timeout_kills_everything() {
 	[[ -z "$(ls -A "$tmpd")" ]] || fail "temp files left: $(ls -A "$tmpd")"
 }
 
-# A hostile guest (root in build/rootfs) cannot make run-uml.sh read or
-# write host files through what it leaves in its run directory: a status
-# that is a symbolic link to a host file, a status that bash would
-# evaluate, a run directory replaced by a link.  Each is refused, said,
-# and nothing outside changes.
+# A hostile guest (root in its read-only build/rootfs, writing its own
+# scratch directory and its results line) cannot make run-uml.sh read,
+# write or run anything of the host's: a status that bash would evaluate,
+# a results line flooded past its bound, links in the scratch directory to
+# host files and directories (which the host's clean-up must not follow).
+# Each is refused or harmless, said, and nothing outside changes.
 test_hostile_guest_files() {
 	local -r canary="$scratch/canary-status" pwned="$scratch/pwned"
 	# refused OUT SCRIPT MESSAGE WHAT: the guest runs SCRIPT and powers
@@ -79,23 +80,24 @@ test_hostile_guest_files() {
 	# run-uml.sh says MESSAGE.
 	refused() {
 		local rc=0
-		run_uml "$scratch/$1" -t 60 -- sh -c "$2; poweroff -f" || rc=$?
+		run_uml "$scratch/$1" -t 120 -- sh -c "$2; poweroff -f" || rc=$?
 		expect_status 125 "$rc" "$4" || return
 		expect_grep "$3" "$scratch/$1.err" "$4: refused"
 	}
 	echo 7 >"$canary"
-	refused hg1 "ln -sf '$canary' /run/sandbox/\$SANDBOX_RUN/status" \
-		'status as something else than a file: ignored' \
-		"status as a link to a host file holding 7" || return
-	refused hg2 "echo 'a[\$(touch $pwned)]' >/run/sandbox/\$SANDBOX_RUN/status" \
+	mkdir -p "$scratch/keep" && echo kept >"$scratch/keep/file"
+	refused hg1 "echo 'sandbox-status: a[\$(touch $pwned)]' >/dev/ttyS1" \
 		'status that is not a number' "a status with a command substitution" || return
 	[[ ! -e "$pwned" ]] || fail "the guest's status ran a command on the host" || return
-	refused hg3 "d=/run/sandbox/\$SANDBOX_RUN; rm -rf \$d; ln -s '$scratch' \$d" \
-		'the guest replaced .*: its status and results are ignored' \
-		"run directory replaced by a link" || return
-	[[ "$(cat "$canary")" == 7 && -f "$scratch/hg3.err" ]] ||
+	refused hg2 "head -c 17000000 /dev/zero >/dev/ttyS1; echo; echo 'sandbox-status: 0' >/dev/ttyS1" \
+		'more than 16 MB to its results line' "a results line flooded past 16 MB" || return
+	local rc=0
+	run_uml "$scratch/hg3" -t 60 -- sh -c "ln -s '$canary' /scratch/status &&
+		ln -s '$scratch/keep' /scratch/dir && ln -sf '$scratch/keep/file' /scratch/cmd" || rc=$?
+	expect_status 0 "$rc" "links to host files in the scratch directory" || return
+	[[ "$(cat "$canary")" == 7 && "$(cat "$scratch/keep/file")" == kept && -f "$scratch/hg3.err" ]] ||
 		fail "a host file changed" || return
-	diag "the canary still holds 7, nothing ran, the scratch directory is intact"
+	diag "the canary still holds 7, nothing ran, the linked directory is intact"
 }
 
 # A WARNING provoked in the guest fails the run (121) and shows the splat,

@@ -134,7 +134,7 @@ test_gdb_args_match_run_uml() {
 		sed 's/.* --args [^ ]* //' | tr ' ' '\n' | sed 's/\\//g; /^$/d')"
 	normalise() {
 		sed -E 's/^(umid=sandbox-|SANDBOX_RUN=).*/\1ID/; s/^uml_dir=.*/uml_dir=DIR/;
-			s/^ssl0=fd:[23]$/ssl0=CONSOLE/'
+			s/^hostfs_scratch=.*/hostfs_scratch=DIR/; s/^ssl0=fd:[23]$/ssl0=CONSOLE/'
 	}
 	if ! diff <(normalise <<<"$want") <(normalise <<<"$got") >"$scratch/args.diff"; then
 		sed 's/^/# /' "$scratch/args.diff"
