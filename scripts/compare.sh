@@ -50,8 +50,9 @@ die() {
 readonly GUEST_SCRIPT='
 d=/sys/kernel/debug
 /tests/sandbox/mremap_bench 1
-/tests/sandbox/series_realign 2>&1 |
-	sed -n "s/^# [^:]*:[0-9]*:\([^:]*\):moved .*: \([0-9]*\) pmds, \([0-9]*\) ptes$/scenario realign:\1 ptes \3 pmds \2/p"
+/tests/sandbox/series_realign 2>&1 | awk "
+	/^#  RUN / { name = \$3 }
+	/:moved .* pmds, .* ptes\$/ { print \"scenario realign:\" name, \"ptes\", \$(NF - 1), \"pmds\", \$(NF - 3) }"
 for s in 1048576 2097152 4194304; do
 	echo $s >$d/exec_stack_shift
 	echo 0 >$d/mremap_moves/ptes
