@@ -205,8 +205,10 @@ record_kbuild_env() {
 		-print >"$KDIR/.sandbox-build-files"
 	env -0 >"$CALLER_ENV"
 	compiler_id >"$KENV.cc"
-	MAKEFLAGS='' make -s -C "$KDIR" -f Makefile -f "$TOP/scripts/kbuild-env.mk" \
-		"${kargs[@]}" SANDBOX_ENV_OUT="$KENV.next" sandbox-env &&
+	# make's warning that kbuild's rule for the goal overrides ours (6.2
+	# and later, see kbuild-env.mk) goes to the log with the rest.
+	MAKEFLAGS='' MAKEFILES="$TOP/scripts/kbuild-env.mk" make -s -C "$KDIR" \
+		"${kargs[@]}" SANDBOX_ENV_OUT="$KENV.next" sandbox-env 2>"$KDIR/.sandbox-kbuild-env.log" &&
 		mv -f "$KENV.next" "$KENV"
 }
 
