@@ -175,7 +175,8 @@ help:
 	@echo '  check-hard            - hardening: real crashes in the guest (lkdtm, hung task,'
 	@echo '                          soft lockup, OOM kill) fail the run with their class'
 	@echo '  check-guest           - only the guest suite (T=pattern selects tests)'
-	@echo '  compare               - the guest suite on base and patched, side by side'
+	@echo '  check-upstream        - the suite on KERNEL=upstream, page-table work vs ours'
+	@echo '  compare               - the guest suite on base, patched and upstream, side by side'
 	@echo '  check-series          - every prefix of the series builds, checkpatch clean'
 	@echo '  lint                  - W=1 and sparse on the series (what it adds), checkpatch,'
 	@echo '                          shellcheck, -Werror on our C, pyflakes (in make check)'
@@ -271,7 +272,7 @@ endif
 # matching guest tests, nothing else (no host tests, no base kernel).
 PHONY += check check-host check-guest check-ab
 ifeq ($(T),)
-check: check-host check-guest $(if $(filter patched,$(KERNEL)),check-ab check-quick-build lint)
+check: check-host check-guest $(if $(filter patched,$(KERNEL)),check-ab check-upstream check-quick-build lint)
 else
 check: check-guest
 endif
@@ -315,12 +316,25 @@ check-quick-build:
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(TOP)/tests/host/test_quick_build.sh
 
-# Base and patched side by side: the same suite on both kernels.
+# Upstream as the oracle: the whole suite on Debian's 6.12 (it has the
+# series, so series/* must pass there), then the page-table work of every
+# scenario on base, patched and upstream: ours must equal upstream's.
+PHONY += check-upstream
+check-upstream:
+	$(Q)$(MAKE) check-guest KERNEL=upstream
+	$(Q)$(MAKE) all KERNEL=base
+	$(Q)$(TOP)/scripts/compare.sh
+
+# Base and patched side by side: the same suite on both kernels; then
+# the page-table work per scenario, upstream's beside them.
 PHONY += compare
 compare: host-tools
 	$(Q)$(MAKE) check-guest KERNEL=base T='$(T)' || true
 	$(Q)$(MAKE) check-guest KERNEL=patched T='$(T)' || true
+	$(Q)$(MAKE) check-guest KERNEL=upstream T='$(T)' || true
 	$(Q)$(BUILD)/host/ktap-report -c $(BUILD)/results/base.ktap $(BUILD)/results/patched.ktap
+	$(Q)$(BUILD)/host/ktap-report -c $(BUILD)/results/patched.ktap $(BUILD)/results/upstream.ktap
+	$(Q)$(TOP)/scripts/compare.sh
 
 # The randomized variant of the exec stack check (minutes, so not in make
 # check): thousands of execs with the kernel's own random stack shift.  The

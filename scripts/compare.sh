@@ -16,6 +16,9 @@ readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly KERNELS=(base patched upstream)
 readonly E_USAGE=64 E_RUN=69 E_DIFF=1
+# shellcheck source=scripts/lib.sh
+source "$TOP/scripts/lib.sh"
+outdir=
 
 usage() {
 	cat <<EOF
@@ -32,16 +35,6 @@ Exit codes: 0 patched and upstream agree on every scenario, $E_DIFF they
 differ (or a scenario is missing on one), $E_USAGE usage, $E_RUN a kernel
 is not built or its guest run failed.
 EOF
-}
-
-die() {
-	local -r code="$1"
-	shift
-	printf '%s: error: %s\n' "$SELF" "$1" >&2
-	shift
-	local line
-	for line in "$@"; do printf '  %s\n' "$line" >&2; done
-	exit "$code"
 }
 
 # The guest side: POSIX sh, one "scenario NAME ptes N pmds N" line each.
@@ -133,19 +126,20 @@ main() {
 	shift $((OPTIND - 1))
 	[[ $# -eq 0 ]] || { usage >&2; exit "$E_USAGE"; }
 	[[ ${#kernels[@]} -gt 0 ]] || kernels=("${KERNELS[@]}")
-	local dir k
+	local k
 	if [[ -n "$keep" ]]; then
 		mkdir -p "$keep" || die "$E_USAGE" "cannot make $keep"
-		dir="$keep"
+		outdir="$keep"
 	else
-		dir="$(mktemp -d)"
-		trap 'rm -rf "$dir"' EXIT
+		outdir="$(mktemp -d)"
+		# outdir is global: the trap runs after main has returned.
+		trap 'rm -rf "$outdir"' EXIT
 	fi
 	for k in "${kernels[@]}"; do
 		echo "  COMPARE $k" >&2
-		run_kernel "$k" "$dir/$k.moves"
+		run_kernel "$k" "$outdir/$k.moves"
 	done
-	print_table "$dir"
+	print_table "$outdir"
 }
 
 main "$@"
