@@ -233,7 +233,19 @@ kill_guest() {
 	# UML runs every guest process as a host process in its group.
 	kill -KILL -- "-$uml_pid" 2>/dev/null || true
 	wait "$uml_pid" 2>/dev/null || true
+	wait_group_gone "$uml_pid"
 	uml_pid=
+}
+
+# Until the processes of group $1 have all exited (2 s at most): killed,
+# they may take a moment, and none may be seen after run-uml.sh returns.
+# A group already empty costs one kill -0.
+wait_group_gone() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		kill -0 -- "-$1" 2>/dev/null || return 0
+		sleep 0.01
+	done
 }
 
 cleanup() {
@@ -362,9 +374,13 @@ decode_splat() {
 # The reader kept at most RESULTS_MAX bytes: more is a guest flooding it.
 read_results() {
 	local -r f="$tmp/results"
+	local line
 	status_line=
 	[[ -s "$f" ]] || return 0
-	status_line="$(tail -n 1 "$f")"
+	# The last line, without a program: a command's is two lines long.
+	while IFS= read -r line || [[ -n "$line" ]]; do
+		status_line="$line"
+	done <"$f"
 	status_line="${status_line%$'\r'}"
 	if [[ $test_mode -eq 1 ]]; then
 		# Without the status line, nor the empty line init puts before it.
@@ -467,11 +483,13 @@ main() {
 	# The results line (ttyS1, the kernel's fd 4 = RESULTS_FD) into $tmp,
 	# at most RESULTS_MAX bytes of it: the guest cannot fill the disk.  The
 	# rest is read and dropped: a full pipe would hang the guest's writer.
+	# By bash itself, slowly: a cat would be one more program every run.
 	# Guest output (console, fd 1) to the terminal and the log; kernel
 	# messages (UML's stderr console) to the log, and the terminal with -v.
 	# tee ignores Ctrl-C so that the guest's last words are not lost.
 	local res_fd out_fd err_fd=2
-	exec {res_fd}> >(head -c "$RESULTS_MAX" >"$tmp/results"; exec cat >/dev/null)
+	exec {res_fd}> >(head -c "$RESULTS_MAX" >"$tmp/results"
+		while read -r -N 65536 _; do :; done)
 	res_pid=$!
 	exec {out_fd}> >(trap '' INT; exec {res_fd}>&- tee -a "$log")
 	tee_pid=$!
@@ -495,7 +513,6 @@ main() {
 	local uml_rc=0 status_line
 	# Without stderr: bash's "Killed" job notice says less than ours below.
 	{ wait "$uml_pid"; } 2>/dev/null || uml_rc=$?
-	uml_pid=
 	# The guest's processes are in UML's group; none may outlive it.
 	kill_guest
 	reap_helpers

@@ -403,7 +403,8 @@ run_start() {
 	fi
 	# The guest's results line, at most RESULTS_MAX bytes of it.
 	local res_fd
-	exec {res_fd}> >(head -c "$RESULTS_MAX" >"$tmp/results"; exec cat >/dev/null)
+	exec {res_fd}> >(head -c "$RESULTS_MAX" >"$tmp/results"
+		while read -r -N 65536 _; do :; done)
 	res_pid=$!
 	printf '%s: %sumid %s; kernel messages: %s\n' "$SELF" \
 		"${batch:+batch ${batch##*/}, }" "$umid" "${log#"$TOP"/}" >&2
