@@ -185,13 +185,16 @@ help:
 	@echo '  fuzz                  - the mremap fuzzer, long: SEED= N= OPS= (KERNEL=)'
 	@echo
 	@echo 'Measure:'
+	@echo '  coverage              - the suite on a GCOV kernel: the series'"'"' lines and branch'
+	@echo '                          outcomes it reaches (build/coverage/; KERNEL=base too)'
 	@echo '  bench                 - boot, check, edit-to-verdict and mremap timings, base'
 	@echo '                          vs patched, medians of RUNS=n runs (COLD=1: cold build,'
 	@echo '                          FRESH=1: a fresh clone to its first verdict)'
 	@echo
 	@echo 'Clean:'
-	@echo '  clean                 - remove build output but keep downloads and linux/'
-	@echo '  distclean             - also remove downloads (linux/ is never removed)'
+	@echo '  clean                 - remove build output but keep downloads, linux/ and'
+	@echo '                          build/src/upstream'
+	@echo '  distclean             - also remove downloads (those two trees are never removed)'
 	@echo
 	@echo '  make V=1 [targets]    - verbose build'
 	@echo '  make O=dir [targets]  - build output in dir (default build/)'
@@ -281,6 +284,7 @@ check-host: all
 	$(Q)$(PREFLIGHT) check
 	$(Q)$(TOP)/tests/host/test_preflight.sh
 	$(Q)$(TOP)/tests/host/test_linux_tree.sh
+	$(Q)$(TOP)/tests/host/test_coverage_report.sh
 	$(Q)$(TOP)/tests/host/run.sh
 	$(Q)$(TOP)/tests/host/test_gdb.sh
 	$(Q)$(TOP)/tests/host/test_confine.sh
@@ -351,6 +355,14 @@ bench: host-tools
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(TOP)/scripts/bench.sh $(if $(RUNS),--runs $(RUNS)) $(if $(COLD),--cold) $(if $(FRESH),--fresh)
 
+# The guest suite on a GCOV kernel of its own: which lines and branch
+# outcomes of the series it reaches (build/coverage/series.md).  Minutes,
+# so not in make check; its report's parser is (check-host).
+PHONY += coverage
+coverage:
+	$(Q)$(PREFLIGHT) coverage
+	$(Q)$(TOP)/scripts/coverage.sh --kernel $(KERNEL)
+
 # The mremap fuzzer, long: SEED= the first seed, N= seeds, OPS= per seed.
 PHONY += fuzz
 fuzz: all
@@ -380,12 +392,16 @@ check-series: source
 
 # --- clean ---------------------------------------------------------------------
 PHONY += clean distclean
+# build/src holds worktrees of linux/ (made anew from it) and the upstream
+# tree, an import like linux/ that may hold edits: that one stays, as
+# linux/ does; remove it by hand (rm -rf build/src/upstream) to re-import.
 clean:
 	$(Q)git -C $(LINUX) worktree prune 2>/dev/null || true
-	$(Q)rm -rf $(BUILD)/kernel $(BUILD)/rootfs $(BUILD)/tests $(BUILD)/logs $(BUILD)/src
+	$(Q)rm -rf $(BUILD)/kernel $(BUILD)/rootfs $(BUILD)/tests $(BUILD)/logs $(BUILD)/coverage
+	$(Q)find $(BUILD)/src -mindepth 1 -maxdepth 1 ! -name upstream -exec rm -rf {} + 2>/dev/null || true
 	$(Q)git -C $(LINUX) worktree prune 2>/dev/null || true
 
 distclean: clean
-	$(Q)rm -rf $(BUILD)
+	$(Q)find $(BUILD) -mindepth 1 -maxdepth 1 ! -name src -exec rm -rf {} + 2>/dev/null || true
 
 .PHONY: $(PHONY)
