@@ -15,7 +15,8 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/.." && pwd)"
+readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 readonly BUILD="${BUILD:-$TOP/build}"

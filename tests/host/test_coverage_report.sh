@@ -13,7 +13,8 @@
 # shellcheck disable=SC2016 # the backquotes are the report's Markdown, not expansions
 set -euo pipefail
 
-readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
 readonly DATA="$TOP/tests/host/data/coverage"
 readonly SRC="${COVERAGE_REPORT_SRC:-$TOP/scripts/coverage-report.c}"
 # shellcheck source=tests/host/lib.sh
