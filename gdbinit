@@ -62,7 +62,8 @@ handle SIGIO nostop noprint pass
 # The timer tick: a host POSIX timer (os_timer_create()) delivers SIGALRM
 # to timer_alarm_handler().  It keeps running while gdb is stopped, so one
 # is usually pending on 'continue'; the mpt- commands filter the breakpoint
-# replays this causes (see is_signal_replay() in scripts/gdb/mremap_sandbox.py).
+# replays this causes (see is_signal_replay() in
+# scripts/gdb/mremap_sandbox/breakpoints.py).
 handle SIGALRM nostop noprint pass
 # The console's window size changed: winch() (drivers/chan_user.c).  The
 # terminal sends it to gdb as well.
@@ -160,13 +161,18 @@ if gdb.current_progspace().filename:
     # build/kernel/<name>/linux -> the top of the tree
     _candidates.append(os.path.join(os.path.dirname(os.path.realpath(
         gdb.current_progspace().filename.replace(" (deleted)", ""))), "..", "..", ".."))
+# The package scripts/gdb/mremap_sandbox/ (one module per concern, as the
+# kernel's scripts/gdb/linux/), imported as vmlinux-gdb.py imports that one.
 for _dir in _candidates:
-    _helpers = os.path.join(_dir, "scripts", "gdb", "mremap_sandbox.py")
-    if os.path.exists(_helpers):
-        gdb.execute("source " + os.path.normpath(_helpers))
+    _helpers = os.path.normpath(os.path.join(_dir, "scripts", "gdb"))
+    if os.path.exists(os.path.join(_helpers, "mremap_sandbox", "__init__.py")):
+        import sys
+        if _helpers not in sys.path:
+            sys.path.insert(0, _helpers)
+        import mremap_sandbox  # noqa: F401 (registers the mpt- commands)
         break
 else:
-    gdb.write("gdbinit: scripts/gdb/mremap_sandbox.py not found: mpt- commands not loaded\n"
+    gdb.write("gdbinit: scripts/gdb/mremap_sandbox/ not found: mpt- commands not loaded\n"
               "  set $sandbox_top to the top of the sandbox tree first (gdb -iex)\n")
 end
 
