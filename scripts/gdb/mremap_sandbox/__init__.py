@@ -9,7 +9,7 @@
   mpt-finish              run until the current call returns, show the result
   mpt-pte ADDR [PID]      walk the page tables of ADDR
   mpt-vmas [PID]          list the VMAs of a process (from the maple tree)
-  $mpt_current()          the running task ($lx_current() does not work on UML)
+  $mpt_current()          the running task (6.1's $lx_current() fails on UML)
 
 FILTER: [--mremap|--exec] [--mutual] [COMM] (see 'help mpt-break').
 

@@ -126,8 +126,10 @@ The table has one row per task name and kind of move (mremap, exec stack):
 move_page_tables() calls, move_normal_pmd() calls, move_ptes() calls and the
 PTE slots those cover (extent / PAGE_SIZE).  move_normal_pmd() exists only
 where CONFIG_HAVE_MOVE_PMD is set (not on UML unless the sandbox adds it);
-the table says so.  With the sandbox's debugfs counters in the kernel, the
-PTEs and PMDs actually moved are shown as well."""
+the table says so.  move_normal_pud() calls (1 GB extents, where
+CONFIG_HAVE_MOVE_PUD is set) are counted below the table.  With the
+sandbox's debugfs counters in the kernel, the PTEs, PMDs and PUDs actually
+moved are shown as well."""
 
     def __init__(self):
         super().__init__("mpt-count", gdb.COMMAND_BREAKPOINTS)
@@ -207,9 +209,9 @@ class MptNextMove(gdb.Command):
 
 Usage: mpt-next-move
 
-Continues until the task being debugged reaches the next move_ptes() or
-move_normal_pmd() call, then prints the extent: where it starts in the old
-and the new range, its size and level.  The first one after mpt-break shows
+Continues until the task being debugged reaches the next move_ptes(),
+move_normal_pmd() or move_normal_pud() call, then prints the extent: where
+it starts in the old and the new range, its size and level.  The first one after mpt-break shows
 whether the call was realigned: it then starts at the PMD boundary below
 old_addr."""
 
@@ -235,6 +237,10 @@ old_addr."""
         pmd_sites, _ = call_sites("move_normal_pmd")
         bps = [SiteBreakpoint(a, on_site("PTE level, move_ptes()")) for a in pte_sites]
         bps += [SiteBreakpoint(a, on_site("PMD level, move_normal_pmd()")) for a in pmd_sites]
+        # A 1 GB extent (CONFIG_HAVE_MOVE_PUD): else the next stop would be
+        # the extent after it, reported as the first.
+        pud_sites, _ = call_sites("move_normal_pud")
+        bps += [SiteBreakpoint(a, on_site("PUD level, move_normal_pud()")) for a in pud_sites]
         for bp in bps:
             bp.silent = True      # gdb's frame line would show <optimized out>
         try:
@@ -386,8 +392,9 @@ class MptCurrent(gdb.Function):
 
 Usage: $mpt_current()
 
-The kernel's $lx_current() reads x86's per-CPU current_task, which UML
-does not have."""
+The same on every kernel of the sandbox.  6.1's $lx_current() reads x86's
+per-CPU current_task, which UML does not have; 6.12's reads cpu_tasks[] on
+UML too, and agrees with this one."""
 
     def __init__(self):
         super().__init__("mpt_current")

@@ -25,6 +25,10 @@ class MoveCounter:
         self.kernel_start = self.kernel_counters()
         self.pmd_sites, pmd_how = call_sites("move_normal_pmd")
         self.pte_sites, pte_how = call_sites("move_ptes")
+        # PUD-level moves (1 GB extents): counted, outside the table, whose
+        # columns stay those of every kernel.
+        self.pud_sites, pud_how = call_sites("move_normal_pud")
+        self.puds = 0
         if not self.pte_sites:
             raise gdb.GdbError("mpt-count: move_ptes() not found in this kernel")
         if not self.pmd_sites:
@@ -37,12 +41,17 @@ class MoveCounter:
                                   hexa(a) for a in self.pmd_sites)))
         self.notes.append("move_ptes(): counted at its %s (%s)"
                           % (pte_how, ", ".join(hexa(a) for a in self.pte_sites)))
+        if self.pud_sites:
+            self.notes.append("move_normal_pud(): counted at its %s (%s)" % (pud_how, ", ".join(
+                hexa(a) for a in self.pud_sites)))
         self.mpt_bp = CountBreakpoint(self)
         self.breakpoints.append(self.mpt_bp)
         for address in self.pmd_sites:
             self.breakpoints.append(SiteBreakpoint(address, self.on_pmd))
         for address in self.pte_sites:
             self.breakpoints.append(SiteBreakpoint(address, self.on_pte))
+        for address in self.pud_sites:
+            self.breakpoints.append(SiteBreakpoint(address, self.on_pud))
         self.breakpoints.append(ExecBreakpoint(self))
         self.breakpoints.append(ExitBreakpoint(self))
 
@@ -55,6 +64,9 @@ class MoveCounter:
             if symbol is None:
                 return None
             counters[name] = int(symbol.value()["counter"])
+        symbol = gdb.lookup_static_symbol("moved_puds")
+        if symbol is not None:
+            counters["moved_puds"] = int(symbol.value()["counter"])
         return counters
 
     def row(self, comm, kind):
@@ -77,6 +89,11 @@ class MoveCounter:
     def on_pmd(self, frame):
         if not self.finished:
             self.row_of_current()["move_normal_pmd"] += 1
+        return False
+
+    def on_pud(self, frame):
+        if not self.finished:
+            self.puds += 1
         return False
 
     def on_pte(self, frame):
@@ -113,6 +130,11 @@ class MoveCounter:
             lines.append("kernel counters (debugfs mremap_moves): %d PTEs and %d PMDs moved"
                          % (end["moved_ptes"] - self.kernel_start["moved_ptes"],
                             end["moved_pmds"] - self.kernel_start["moved_pmds"]))
+        if self.pud_sites:
+            lines.append("PUD level: %d move_normal_pud() calls" % self.puds)
+        if self.kernel_start is not None and end is not None and "moved_puds" in end:
+            lines.append("kernel counters (debugfs mremap_moves): %d PUDs moved"
+                         % (end["moved_puds"] - self.kernel_start["moved_puds"]))
         lines.extend(self.notes)
         return "\n".join(lines)
 

@@ -7,9 +7,11 @@ from .tasks import current_task
 from .utils import PAGE_SIZE, PMD_MASK, PMD_SIZE, U64, hexa, kernel_config, optimized_out
 from .vmas import find_vma_intersection, vma_range
 MPT = "move_page_tables"
-# The callers of move_page_tables() and what they move.
+# The callers of move_page_tables() and what they move.  The exec stack
+# shift is shift_arg_pages() in fs/exec.c up to 6.1 (inlined into
+# setup_arg_pages()), relocate_vma_down() in mm/mmap.c since 6.11.
 CALLER_KINDS = {"move_vma": "mremap", "shift_arg_pages": "exec stack",
-                "setup_arg_pages": "exec stack"}
+                "setup_arg_pages": "exec stack", "relocate_vma_down": "exec stack"}
 
 
 
