@@ -15,7 +15,7 @@ cd "$(dirname "$0")" || exit 1
 prog=upstream/$1
 shift
 if [ ! -x "$prog" ]; then
-	echo "# SKIP $prog not built: the 6.12 tree is not imported yet (make all KERNEL=upstream, then make rootfs)" >&2
+	echo "# SKIP $prog not built: the 6.12 tree is not imported yet (make all KERNEL=upstream imports and builds it)" >&2
 	exit 4
 fi
 exec "./$prog" "$@"
