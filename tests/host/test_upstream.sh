@@ -20,8 +20,9 @@
 #                     are refused, and the staged /init is unchanged
 # A kernel splat in any run fails its checks (run-uml.sh exits 121).
 #
-# UPSTREAM_KERNEL: "upstream" (default) or the path of a UML binary, e.g. a
-# 6.12 built without one of the patches, to show its check failing.
+# UPSTREAM_KERNEL: "upstream" (default), another kernel of the sandbox
+# (patched, base), or the path of a UML binary, e.g. a 6.12 built without
+# one of the patches, to show its check failing.
 set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -42,7 +43,7 @@ trap 'rm -rf "$scratch"' EXIT
 # The kernel binary, or a reason to skip on stderr and status 1.
 kernel_binary() {
 	local bin="$UP_KERNEL"
-	[[ "$UP_KERNEL" == upstream ]] && bin="$BUILD/kernel/upstream/linux"
+	[[ "$bin" == */* ]] || bin="$BUILD/kernel/$UP_KERNEL/linux"
 	if [[ ! -x "$bin" ]]; then
 		echo "no upstream kernel at ${bin#"$TOP"/}: make all KERNEL=upstream" \
 			"(or set UPSTREAM_KERNEL to a UML binary)" >&2
@@ -233,6 +234,12 @@ test_readonly_root() {
 }
 
 main() {
+	# A kernel named on purpose must exist; only the default may be
+	# missing (skipped: not built yet).
+	if [[ -n "${UPSTREAM_KERNEL:-}" ]] && ! kernel_binary; then
+		echo "test_upstream.sh: UPSTREAM_KERNEL=$UPSTREAM_KERNEL is no UML binary" >&2
+		exit 64
+	fi
 	ktap_run_all test_upstream "${1:-}"
 }
 
