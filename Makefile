@@ -288,6 +288,7 @@ check-host: all
 	$(Q)$(TOP)/tests/host/run.sh
 	$(Q)$(TOP)/tests/host/test_gdb.sh
 	$(Q)$(TOP)/tests/host/test_confine.sh
+	$(Q)$(TOP)/tests/host/test_readonly_root.sh
 	$(Q)$(TOP)/tests/host/faults.sh
 	$(Q)$(TOP)/tests/host/bad_input.sh
 

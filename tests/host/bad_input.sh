@@ -135,9 +135,9 @@ make_error() {
 }
 
 test_make_errors() {
-	make_error "KERNEL=bogus" "KERNEL=bogus is not a kernel of this sandbox: use KERNEL=patched or KERNEL=base" \
+	make_error "KERNEL=bogus" "KERNEL=bogus is not a kernel of this sandbox: use KERNEL=patched, base or upstream" \
 		KERNEL=bogus all || return
-	make_error "KERNEL=base with LINUX_SRC" "KERNEL=base needs linux/ from patches/; it cannot be combined with LINUX_SRC" \
+	make_error "KERNEL=base with LINUX_SRC" "KERNEL=base is a tree of the sandbox's own; it cannot be combined with LINUX_SRC" \
 		KERNEL=base LINUX_SRC=/nonexistent all || return
 	make_error "LINUX_SRC not a tree" "LINUX_SRC=/nonexistent is not a Linux kernel source tree" \
 		LINUX_SRC=/nonexistent source || return
