@@ -83,7 +83,8 @@ Exit codes:
   0-255  the guest command's exit status (127: command not found), except:
   $E_USAGE     bad usage (unknown option, missing or malformed value)
   $E_BUILD     the build failed     $E_NOTEST     no guest test matches the --test pattern
-  $E_NOSPACE     the disk is full
+  $E_NOSPACE     the disk is full     78     a host package is missing (named, with
+               the command that installs it: scripts/preflight.sh)
   $E_SPLAT    a kernel splat in the console, its class printed: WARNING, BUG,
                exception, panic, hung task, soft lockup, RCU stall, OOM kill
   $E_KILLED    the kernel was killed by a signal on the host (e.g. kill -9, OOM)

@@ -8,24 +8,34 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-readonly TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/.." && pwd)"
+readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 readonly DL="${DL:-$TOP/build/dl}"
 readonly E_USAGE=64 E_FETCH=67
 
 # Debian's busybox-static, fetched without root like the kernel source.
+# The first busybox-static package in the download directory, if any.
+first_busybox_deb() {
+	local f
+	for f in "$DL"/busybox-static_*.deb; do
+		[[ -f "$f" ]] && { printf '%s\n' "$f"; return 0; }
+	done
+	return 0
+}
+
 fetch_busybox() {
 	local deb
 	mkdir -p "$DL"
-	deb="$(ls "$DL"/busybox-static_*.deb 2>/dev/null | head -n 1 || true)"
+	deb="$(first_busybox_deb)"
 	if [[ -z "$deb" ]]; then
 		echo "  FETCH   busybox-static" >&2
 		(cd "$DL" && apt-get download busybox-static >"$DL/apt-busybox.log" 2>&1) ||
 			die "$E_FETCH" "cannot download busybox-static" \
 				"apt-get said: $(tail -n1 "$DL/apt-busybox.log")" \
 				"run 'apt-get update' (as root), or put the .deb into ${DL#"$TOP"/}/"
-		deb="$(ls "$DL"/busybox-static_*.deb | head -n 1)"
+		deb="$(first_busybox_deb)"
 	fi
 	if ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
 		mv -f "$deb" "$deb.corrupt"

@@ -6,7 +6,8 @@
 # Needs a built kernel and rootfs (make all); prints KTAP.
 set -euo pipefail
 
-readonly TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
+readonly TOP
 readonly RUN="$TOP/run-uml.sh"
 readonly TREE="$TOP/scripts/linux-tree.sh"
 # shellcheck source=tests/host/lib.sh
