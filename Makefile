@@ -327,6 +327,7 @@ check-quick-build:
 PHONY += check-upstream
 check-upstream:
 	$(Q)$(MAKE) check-guest KERNEL=upstream
+	$(Q)KERNEL=upstream $(TOP)/tests/host/test_gdb.sh
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(TOP)/scripts/compare.sh
 

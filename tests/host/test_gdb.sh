@@ -237,17 +237,27 @@ run' -- /tests/sandbox/gdb_target || true
 # --- the kernel's lx- commands ------------------------------------------------------
 
 # What of the kernel's scripts/gdb works on UML (6.1, this config), checked
-# below; the rest is listed with the reason.
+# below; the rest is listed with the reason.  6.12's (KERNEL=upstream)
+# reads UML's current task too, and its $lx_per_cpu() takes the variable,
+# not its name, and returns a pointer.
 # shellcheck disable=SC2016 # $... are GDB's convenience functions
+if [[ "${KERNEL:-patched}" == upstream ]]; then
+	readonly LX_KERNEL_WORKING=('p $lx_per_cpu(runqueues, 0)->nr_running'
+		'p $lx_current().comm') LX_KERNEL_FAILING=()
+else
+	readonly LX_KERNEL_WORKING=('p $lx_per_cpu("runqueues", 0).nr_running')
+	readonly LX_KERNEL_FAILING=('p $lx_current()')
+fi
+# shellcheck disable=SC2016 # as above
 readonly LX_WORKING=(lx-version lx-dmesg lx-ps lx-cmdline lx-mounts lx-cpus
 	lx-device-list-bus lx-device-list-class 'lx-list-check &init_task.tasks'
-	'p $lx_task_by_pid(1).comm' 'p $lx_per_cpu("runqueues", 0).nr_running'
+	'p $lx_task_by_pid(1).comm' "${LX_KERNEL_WORKING[@]}"
 	'p $mpt_current()->comm')
 readonly LX_EMPTY="lx-iomem:UML registers no I/O memory resources
 lx-ioports:UML has no I/O ports
 lx-lsmod:CONFIG_MODULES is off: no modules"
 # shellcheck disable=SC2016 # as above
-readonly LX_FAILING=(lx-timerlist 'p $lx_current()' 'p $lx_per_cpu("runqueues")'
+readonly LX_FAILING=(lx-timerlist "${LX_KERNEL_FAILING[@]}" 'p $lx_per_cpu("runqueues")'
 	'lx-configdump /dev/null' 'lx-fdtdump /dev/null' lx-clk-summary lx-genpd-summary)
 readonly LX_WHY="lx-timerlist:reads tick_cpu_sched, absent without CONFIG_TICK_ONESHOT (NO_HZ)
 \$lx_current():reads x86's per-CPU current_task, which UML has not: use \$mpt_current()
