@@ -30,11 +30,13 @@ readonly BUILD="${BUILD:-$TOP/build}"
 readonly ROOTFS="$BUILD/rootfs"
 
 # Exit codes of our own; anything else is the guest command's status.
-readonly E_USAGE=64 E_BUILD=70 E_NOTEST=72 E_SPLAT=121 E_KILLED=122 E_TIMEOUT=124 \
+readonly E_USAGE=64 E_BUILD=70 E_NOTEST=72 E_SPLAT=121 E_KILLED=122 E_FLOOD=123 E_TIMEOUT=124 \
 	E_DIED=125
 # The guest's results line (ttyS1) is this fd of the kernel; the host keeps
 # at most RESULTS_MAX bytes of it (the KTAP of the whole suite is ~100 KB).
 readonly RESULTS_FD=4 RESULTS_MAX=$((16 << 20))
+# The console log's bound (SANDBOX_LOG_LIMIT): a guest that prints without
+# end must not fill the host's disk through build/logs/.
 
 usage() {
 	cat <<EOF
@@ -71,6 +73,8 @@ Environment:
   KERNEL     default for --kernel
   TMPDIR     where each run's private temp directory goes (default /tmp)
   SANDBOX_DECODE  0: do not decode a splat's call trace to file:line
+  SANDBOX_LOG_LIMIT  the console log's bound (default 64M): past it the
+                     rest is dropped and the run fails ($E_FLOOD)
   SANDBOX_WRITE_LIMIT  what the guest may write into /scratch and /share
              together (default 64M; 4 KB per file made, too); then ENOSPC
 
@@ -88,6 +92,8 @@ Exit codes:
   $E_SPLAT    a kernel splat in the console, its class printed: WARNING, BUG,
                exception, panic, hung task, soft lockup, RCU stall, OOM kill
   $E_KILLED    the kernel was killed by a signal on the host (e.g. kill -9, OOM)
+  $E_FLOOD    the console passed SANDBOX_LOG_LIMIT and was cut (a splat past it
+               would go unseen)
   $E_TIMEOUT    timed out            $E_DIED    the guest ended without a status
   130, 143  run-uml.sh itself got Ctrl-C (SIGINT) or SIGTERM: the guest is stopped
 
@@ -99,6 +105,7 @@ EOF
 # --- options ------------------------------------------------------------------
 kernel="${KERNEL:-patched}"
 write_limit="${SANDBOX_WRITE_LIMIT:-64M}"
+log_limit="${SANDBOX_LOG_LIMIT:-64M}"
 timeout=
 mem=512M
 append=()
@@ -151,6 +158,8 @@ parse_args() {
 		usage_error "--mem takes a size such as 512M or 1G, not '$mem'"
 	[[ "$write_limit" =~ ^[0-9]+[KMG]?$ ]] ||
 		usage_error "SANDBOX_WRITE_LIMIT takes a size such as 64M, not '$write_limit'"
+	[[ "$log_limit" =~ ^[1-9][0-9]*[KMG]?$ ]] ||
+		usage_error "SANDBOX_LOG_LIMIT takes a size such as 64M, not '$log_limit'"
 	if [[ -n "$share" ]]; then
 		[[ -d "$share" && -w "$share" ]] ||
 			usage_error "--share: '$share' is not a directory you can write"
@@ -219,6 +228,18 @@ exec_gdb() {
 	exec "$TOP/scripts/gdb-uml.sh" "${opts[@]}"
 }
 
+# size_bytes SIZE: a size such as 64M (K, M, G or bytes) in bytes, by the
+# shell alone.
+size_bytes() {
+	local -r n="${1%[KMG]}"
+	case "$1" in
+	*K) echo $((n << 10)) ;;
+	*M) echo $((n << 20)) ;;
+	*G) echo $((n << 30)) ;;
+	*) echo "$n" ;;
+	esac
+}
+
 # --- one run --------------------------------------------------------------------
 tmp=
 log=
@@ -226,6 +247,7 @@ uml_pid=
 tee_pid=
 err_tee_pid=
 res_pid=
+log_pid=
 wd_pid=
 stty_saved=
 
@@ -272,10 +294,10 @@ reap_helpers() {
 		wd_pid=
 	fi
 	local p
-	for p in "$tee_pid" "$err_tee_pid" "$res_pid"; do
+	for p in "$tee_pid" "$err_tee_pid" "$res_pid" "$log_pid"; do
 		[[ -z "$p" ]] || wait "$p" 2>/dev/null || true
 	done
-	tee_pid='' err_tee_pid='' res_pid=''
+	tee_pid='' err_tee_pid='' res_pid='' log_pid=''
 }
 
 # Kill the guest's process group $2 after $1 seconds (0: never), or as
@@ -488,17 +510,24 @@ main() {
 	# Guest output (console, fd 1) to the terminal and the log; kernel
 	# messages (UML's stderr console) to the log, and the terminal with -v.
 	# tee ignores Ctrl-C so that the guest's last words are not lost.
-	local res_fd out_fd err_fd=2
+	local res_fd out_fd err_fd=2 log_fd log_max log_start
 	exec {res_fd}> >(head -c "$RESULTS_MAX" >"$tmp/results"
 		while read -r -N 65536 _; do :; done)
 	res_pid=$!
-	exec {out_fd}> >(trap '' INT; exec {res_fd}>&- tee -a "$log")
+	# Everything for the log goes through one bounded writer: one byte
+	# over the bound tells a flood (cut below), the rest is drained.
+	log_max="$(size_bytes "$log_limit")"
+	log_start="$(stat -c %s "$log")"
+	exec {log_fd}> >(trap '' INT; exec {res_fd}>&-; head -c "$((log_max + 1))" >>"$log"
+		while read -r -N 65536 _; do :; done)
+	log_pid=$!
+	exec {out_fd}> >(trap '' INT; exec {res_fd}>&- tee -a "/dev/fd/$log_fd")
 	tee_pid=$!
 	if [[ $verbose -eq 1 ]]; then
-		exec {err_fd}> >(exec {res_fd}>&- {out_fd}>&- tee -a "$log" >&2)
+		exec {err_fd}> >(exec {res_fd}>&- {out_fd}>&- tee -a "/dev/fd/$log_fd" >&2)
 		err_tee_pid=$!
 	else
-		exec {err_fd}>>"$log"
+		exec {err_fd}>&"$log_fd"
 	fi
 	local stdin=/dev/stdin
 	[[ -e /dev/stdin ]] && [[ -r /dev/stdin ]] || stdin=/dev/null
@@ -507,7 +536,7 @@ main() {
 		4>&"$res_fd" &
 	uml_pid=$!
 	# Only the kernel holds the pipes now: the readers end when it does.
-	exec {out_fd}>&- {err_fd}>&- {res_fd}>&-
+	exec {out_fd}>&- {err_fd}>&- {res_fd}>&- {log_fd}>&-
 	watchdog "$timeout" "$uml_pid" &
 	wd_pid=$!
 
@@ -518,6 +547,11 @@ main() {
 	kill_guest
 	reap_helpers
 	read_results
+	local log_cut=0
+	if (($(stat -c %s "$log") - log_start > log_max)); then
+		truncate -s "$((log_start + log_max))" "$log"
+		log_cut=1
+	fi
 	if [[ -n "$stty_saved" ]]; then
 		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
 		stty_saved=
@@ -577,6 +611,14 @@ main() {
 			rc=$E_SPLAT
 			decode_splat >&2
 		fi
+	fi
+	# A splat in what was dropped would go unseen: the run cannot pass.
+	if [[ $log_cut -eq 1 && "$rc" -ne $E_SPLAT ]]; then
+		printf '%s: error: the console passed SANDBOX_LOG_LIMIT (%s) and was cut there; a kernel splat past it would go unseen\n' \
+			"$SELF" "$log_limit" >&2
+		printf '  log: %s (a guest printing without end; raise the limit if it is meant to)\n' \
+			"${log#"$TOP"/}" >&2
+		rc=$E_FLOOD
 	fi
 	if [[ $test_mode -eq 1 ]]; then
 		report_tests "$rc"

@@ -157,6 +157,25 @@ test_write_until_enospc() {
 	expect_root_unchanged "$scratch/manifest.before" "after writing until ENOSPC"
 }
 
+# A guest that prints without end: the console log stops at its bound
+# (SANDBOX_LOG_LIMIT), and the run fails with 123: a splat past the cut
+# would go unseen.
+test_console_flood_is_bounded() {
+	local rc=0 log size
+	run_guest flood -t 120 -- sh -c 'dd if=/dev/zero bs=64k count=96 2>/dev/null | tr "\0" x; echo' ||
+		rc=$?
+	expect_status 0 "$rc" "6 MB of console output under the default bound" || return
+	SANDBOX_LOG_LIMIT=2M run_guest flood2 -t 120 -- sh -c \
+		'dd if=/dev/zero bs=64k count=96 2>/dev/null | tr "\0" x; echo; exit 0' || rc=$?
+	expect_status 123 "$rc" "6 MB of console output under a 2 MB bound" || return
+	expect_grep 'the console passed SANDBOX_LOG_LIMIT \(2M\) and was cut there' "$scratch/flood2.err" \
+		"says why" || return
+	log="$(sed -n 's/^  log: \([^ ]*\) .*/\1/p' "$scratch/flood2.err" | head -n 1)"
+	size="$(stat -c %s "$TOP/$log")"
+	diag "the log: $log, $size bytes"
+	[[ $size -le $(((2 << 20) + 4096)) ]] || fail "the log holds $size bytes, past the 2 MB bound"
+}
+
 # Guest root remounts the root read-write, mounts the tree a second time
 # (read-write, then remounted), and mounts the scratch directory's parent:
 # none of it can write.
