@@ -328,6 +328,8 @@ PHONY += check-upstream
 check-upstream:
 	$(Q)$(MAKE) check-guest KERNEL=upstream
 	$(Q)KERNEL=upstream $(TOP)/tests/host/test_gdb.sh
+	$(Q)KERNEL_A=patched KERNEL_B=upstream FUZZ_COUNTERS=equal \
+		$(TOP)/tests/host/test_fuzz.sh 'clean\|digests\|counters'
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(TOP)/scripts/compare.sh
 
