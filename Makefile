@@ -236,7 +236,7 @@ kernel: source
 # --- guest -------------------------------------------------------------------
 PHONY += tests
 tests: source
-	$(Q)$(MAKE) -C $(TOP)/tests OUTPUT=$(TESTS_OUT) KSRC=$(LINUX) all
+	$(Q)$(MAKE) -C $(TOP)/tests OUTPUT=$(TESTS_OUT) KSRC=$(LINUX) USRC=$(UPSTREAM_SRC) all
 
 PHONY += rootfs
 rootfs: tests
@@ -322,15 +322,20 @@ check-quick-build:
 	$(Q)$(TOP)/tests/host/test_quick_build.sh
 
 # Upstream as the oracle: the whole suite on Debian's 6.12 (it has the
-# series, so series/* must pass there), then the page-table work of every
+# series, so series/* must pass there), each ported sandbox patch at work
+# there, upstream's own mremap selftests (built from its tree, so only now
+# on a fresh clone) on our two kernels, then the page-table work of every
 # scenario on base, patched and upstream: ours must equal upstream's.
 PHONY += check-upstream
 check-upstream:
 	$(Q)$(MAKE) check-guest KERNEL=upstream
+	$(Q)$(TOP)/tests/host/test_upstream.sh
 	$(Q)KERNEL=upstream $(TOP)/tests/host/test_gdb.sh
 	$(Q)KERNEL_A=patched KERNEL_B=upstream FUZZ_COUNTERS=equal \
 		$(TOP)/tests/host/test_fuzz.sh 'clean\|digests\|counters'
 	$(Q)$(MAKE) all KERNEL=base
+	$(Q)$(MAKE) check-guest KERNEL=patched T=upstream/
+	$(Q)$(MAKE) check-guest KERNEL=base T=upstream/
 	$(Q)$(TOP)/scripts/compare.sh
 
 # Base and patched side by side: the same suite on both kernels; then
