@@ -34,15 +34,21 @@ expect_status() {
 	diag "$3: exit status $2 as expected"
 }
 
-# expect_grep PATTERN FILE WHAT
-expect_grep() {
-	if ! grep -qE -- "$1" "$2"; then
-		diag "--- $2:"
-		sed 's/^/#   /' "$2" | tail -n 20
-		fail "$3: /$1/ not found"
+# expect_match GREP-OPTION PATTERN FILE WHAT: grep with the option (-E, -F,
+# -xF, ...) finds PATTERN in FILE; else the file's end and a failure.
+expect_match() {
+	if ! grep -q "$1" -- "$2" "$3"; then
+		diag "--- $3:"
+		sed 's/^/#   /' "$3" | tail -n 40
+		fail "$4: /$2/ not found"
 		return
 	fi
-	diag "$3: found /$1/"
+	diag "$4: found /$2/"
+}
+
+# expect_grep PATTERN FILE WHAT: an extended regular expression.
+expect_grep() {
+	expect_match -E "$@"
 }
 
 ktap_run_all() {

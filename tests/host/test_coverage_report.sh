@@ -26,24 +26,12 @@ readonly TOOL="$scratch/coverage-report"
 
 # expect_line TEXT FILE WHAT: FILE has a line that is exactly TEXT.
 expect_line() {
-	if ! grep -qxF -- "$1" "$2"; then
-		diag "--- $2:"
-		sed 's/^/#   /' "$2" | head -n 60
-		fail "$3: no line '$1'"
-		return
-	fi
-	diag "$3: '$1'"
+	expect_match -xF "$@"
 }
 
 # expect_text TEXT FILE WHAT: FILE contains TEXT (fixed string).
 expect_text() {
-	if ! grep -qF -- "$1" "$2"; then
-		diag "--- $2:"
-		sed 's/^/#   /' "$2" | head -n 60
-		fail "$3: '$1' not found"
-		return
-	fi
-	diag "$3: found '$1'"
+	expect_match -F "$@"
 }
 
 # report_patched: the stand-in patched run, with two tests and an idle boot.
