@@ -188,9 +188,11 @@ import_source() {
 			"run the command again to download it afresh"
 	fi
 	echo "  GIT     base: $PKG $version"
-	local pinned="This is the version pinned in the Makefile (LINUX_DEB_VERSION)."
+	# The pinned import's commit must stay what it was (its hash is the
+	# base-commit of every exported patch): a fallback alone says more.
+	local -a pinned=()
 	[[ "$version" == "$PIN" ]] ||
-		pinned="The pin, $PIN, was not served: this is the newest $SERIES_NAME the registry had."
+		pinned=(-m "The pin, $PIN, was not served: this is the newest $SERIES_NAME the registry had.")
 	git init -q -b main "$tmp"
 	git -C "$tmp" config core.autocrlf false
 	git -C "$tmp" config am.keepcr false
@@ -202,7 +204,7 @@ import_source() {
 		git -C "$tmp" commit -q --no-verify \
 		-m "Debian $PKG $version (pristine)" \
 		-m "Unpacked from ${PKG}_${version}_all.deb, usr/src/$PKG.tar.xz." \
-		-m "$pinned"
+		"${pinned[@]}"
 	git -C "$tmp" tag base
 	mkdir -p "$tmp/.git/sandbox"
 	echo "$version" >"$tmp/.git/sandbox/version"
