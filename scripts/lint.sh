@@ -52,6 +52,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 # --- series: W=1 and sparse, base against patched -------------------------------
 
+# W=1's flags of each kernel's tree, by build directory.
+declare -A W1_FLAGS=()
+
 # extrawarn_flags KDIR SRC: the flags kbuild's W=1 adds, from the tree.
 extrawarn_flags() {
 	cat >"$tmp/extrawarn.mk" <<-'EOF'
@@ -90,8 +93,10 @@ warnings_of() {
 		# Its own includes ("internal.h") still come from the tree.
 		cmd="${cmd/ "$src/$file"/ -iquote $src/$(dirname "$file") $override}"
 	fi
-	local -a w1
-	read -ra w1 <<<"$(extrawarn_flags "$kdir" "$src")"
+	local -a w1 checkflags
+	# One make run per kernel, not per file.
+	[[ -n "${W1_FLAGS[$kdir]:-}" ]] || W1_FLAGS[$kdir]="$(extrawarn_flags "$kdir" "$src")"
+	read -ra w1 <<<"${W1_FLAGS[$kdir]}"
 	(cd "$kdir" && eval "$cmd ${w1[*]@Q}") >"$tmp/w1.out" 2>&1 || true
 	local sparse_cmd
 	read -ra checkflags <<<"$(kbuild_var "$kdir" CHECKFLAGS)"
