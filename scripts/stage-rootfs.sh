@@ -3,8 +3,10 @@
 # Stage the guest's root directory: Busybox, rootfs/ and the test programs.
 #
 # The result is the hostfs root of every guest (run-uml.sh passes it as the
-# hostfs= prefix).  Only what changed is copied, so staging is a no-op in the
-# edit-compile-test loop.
+# hostfs= prefix).  Only what changed is copied or compiled, so staging is a
+# no-op in the edit-compile-test loop.  rootfs/*.c are guest programs: each
+# is compiled into the root under its name without .c (init.c is /init),
+# never copied as source.
 set -euo pipefail
 
 readonly SELF="${0##*/}"
@@ -13,7 +15,7 @@ readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 readonly DL="${DL:-$TOP/build/dl}"
-readonly E_USAGE=64 E_FETCH=67
+readonly E_USAGE=64 E_FETCH=67 E_BUILD=70
 
 # Debian's busybox-static, fetched without root like the kernel source.
 # The first busybox-static package in the download directory, if any.
@@ -70,6 +72,47 @@ link_applets() {
 	done < <("$root/bin/busybox" --list-full)
 }
 
+# The guest has no libc: static, as tests/Makefile builds the tests.  A
+# warning is shown, not fatal (make lint holds it to -Werror).
+readonly GUEST_CC="${GUEST_CC:-gcc}"
+readonly GUEST_CFLAGS=(-O2 -Wall -Wextra -D_GNU_SOURCE -static)
+
+# compile_program ROOT SRC: SRC into ROOT/<its name>, when SRC (or this
+# script, which holds the flags) is newer; into a temp name first, as
+# guests that run meanwhile must see the old program or the new one.
+compile_program() {
+	local -r root="$1" src="$2"
+	local -r name="${src##*/}"
+	local -r out="$root/${name%.c}"
+	[[ "$out" -nt "$src" && "$out" -nt "${BASH_SOURCE[0]}" ]] && return 0
+	echo "  CC      rootfs/$name" >&2
+	"$GUEST_CC" "${GUEST_CFLAGS[@]}" -o "$out.new.$$" "$src" ||
+		die "$E_BUILD" "cannot compile rootfs/$name for the guest" \
+			"see the compiler's message above; the guest needs a static libc (libc6-dev)"
+	mv -f "$out.new.$$" "$out"
+}
+
+# stage_rootfs_files ROOT: rootfs/ into ROOT, its C sources compiled, not
+# copied; -u keeps the copy a no-op when unchanged.  A file named like a
+# compiled program (init) is not copied over it.
+stage_rootfs_files() {
+	local -r root="$1"
+	local f name
+	for f in "$TOP"/rootfs/* "$TOP"/rootfs/.[!.]*; do
+		[[ -e "$f" || -L "$f" ]] || continue
+		name="${f##*/}"
+		case "$name" in
+		*.c) continue ;;
+		esac
+		[[ -f "$TOP/rootfs/$name.c" ]] && continue
+		cp -RPu --preserve=mode "$f" "$root/"
+	done
+	for f in "$TOP"/rootfs/*.c; do
+		[[ -f "$f" ]] && compile_program "$root" "$f"
+	done
+	return 0
+}
+
 main() {
 	[[ $# -eq 2 ]] || die "$E_USAGE" "usage: $SELF ROOTDIR TESTSDIR"
 	local -r root="$1" tests="$2"
@@ -80,8 +123,7 @@ main() {
 	# /root, /run; the writable hostfs directories on /scratch, /share).
 	mkdir -p "$root"/{dev,proc,sys,tmp,root,mnt,run,scratch,share}
 	chmod 1777 "$root/tmp"
-	# rootfs/ is the guest's own files; -u keeps the copy a no-op when unchanged.
-	cp -RPu --preserve=mode "$TOP/rootfs/." "$root/"
+	stage_rootfs_files "$root"
 	if [[ -d "$tests" ]]; then
 		mkdir -p "$root/tests"
 		cp -RPu --preserve=mode "$tests/." "$root/tests/"

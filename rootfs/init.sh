@@ -1,6 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# PID 1 of the sandbox guest: mount, run the host's command or a shell, power off.
+# The shell twin of init.c: the guest's PID 1 as a script, mount, run, power off.
+#
+# Not the default: /init is init.c compiled (each program started here costs
+# ~25 ms under UML).  Kept as the reference of what init.c must do, the
+# baseline of make bench, and a fallback: boot it with -a init=/init.sh.
 #
 # The host (run-uml.sh) passes SANDBOX_RUN=ID on the kernel command line
 # (the kernel puts it into init's environment) and leaves the command in
