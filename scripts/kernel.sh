@@ -33,6 +33,7 @@ Environment:
   KBUILD_VERBOSE=1  show the full commands
   SANDBOX_BUILD_LOG=F  write kbuild's step lines to F, timestamped (make bench)
   SANDBOX_QUICK=0  never take the quick path (see quick_plan below)
+  SANDBOX_LD=ld    link with binutils' ld instead of ld.lld (default ld.lld)
   JOBS     parallel jobs (default: number of CPUs)
 
 Exit codes: 0 ok, $E_USAGE usage, $E_CONFIG configuration, $E_BUILD build failed
@@ -45,10 +46,16 @@ readonly SRC="${SRC:-$TOP/linux}"
 readonly KDIR="${KDIR:-$BUILD/kernel/patched}"
 readonly JOBS="${JOBS:-$(nproc)}"
 readonly STAMP="$KDIR/.sandbox-built"
+readonly KLD="${SANDBOX_LD:-ld.lld}"
+# The linker of the last good build: another SANDBOX_LD rebuilds.
+readonly LD_STAMP="$KDIR/.sandbox-ld"
 
 # The environment and command-line variables of every kbuild run.
 kbuild_setup() {
-	kargs=(ARCH=um)
+	# ld.lld links vmlinux (37 MB with DWARF 5) in a third of binutils'
+	# time; patches/sandbox/0008 makes UML's final link, done by the
+	# compiler driver, use it too.  SANDBOX_LD=ld keeps binutils' ld.
+	kargs=(ARCH=um LD="$KLD")
 	# Reproducible and host-neutral: no user or host name in the binary.
 	export KBUILD_BUILD_USER=sandbox KBUILD_BUILD_HOST=uml
 	if command -v ccache >/dev/null 2>&1; then
@@ -160,6 +167,7 @@ build_stale() {
 	[[ -f "$STAMP" && -x "$KDIR/linux" ]] || return 0
 	[[ "$KDIR/.config" -nt "$STAMP" || "$0" -nt "$STAMP" ]] && return 0
 	[[ "$(cat "$STAMP")" == "watch $SRC" ]] || return 0
+	[[ "$(cat "$LD_STAMP" 2>/dev/null)" == "$KLD" ]] || return 0
 	local rc=0
 	"$BUILD/host/stale" -l "$STAMP" >"$CHANGED.next" 2>/dev/null || rc=$?
 	case "$rc" in
@@ -186,10 +194,12 @@ build_stale() {
 # do afterwards.  Anything else, or SANDBOX_QUICK=0, runs kbuild.
 readonly KENV="$KDIR/.sandbox-kbuild-env" CALLER_ENV="$KDIR/.sandbox-caller-env"
 
-# The compiler, as kbuild's configuration saw it: an upgrade means kbuild.
+# The compiler and linker, as kbuild's configuration saw them: an upgrade,
+# or another SANDBOX_LD, means kbuild.
 compiler_id() {
-	local cc
-	cc="$(command -v gcc)" && stat -L -c '%n %s %Y' "$cc" "$(command -v ccache || echo "$cc")"
+	local cc ld
+	cc="$(command -v gcc)" && ld="$(command -v "$KLD")" &&
+		stat -L -c '%n %s %Y' "$cc" "$(command -v ccache || echo "$cc")" "$ld"
 }
 
 # Record the environment kbuild gives its sub-makes, and ours beside it:
@@ -370,6 +380,9 @@ build_failed() {
 cmd_build() {
 	[[ -f "$SRC/Makefile" && -d "$SRC/arch/um" ]] ||
 		die "$E_USAGE" "$SRC is not a kernel source tree" "run 'make source' first"
+	command -v "$KLD" >/dev/null 2>&1 ||
+		die "$E_BUILD" "the linker $KLD is not installed" \
+			"install it: apt-get install lld (or build with SANDBOX_LD=ld, binutils' ld)"
 	mkdir -p "$KDIR"
 	# Two builds into one directory would corrupt it: one waits.
 	hold_lock "$KDIR"
@@ -396,6 +409,7 @@ cmd_build() {
 		case "$rc" in
 		0)
 			mv -f "$next" "$STAMP"
+			echo "$KLD" >"$LD_STAMP"
 			return 0
 			;;
 		1)
@@ -412,6 +426,7 @@ cmd_build() {
 	kmake all || build_failed "$next"
 	record_kbuild_env || echo "  (could not record kbuild's environment: next build is a full one)"
 	mv -f "$next" "$STAMP"
+	echo "$KLD" >"$LD_STAMP"
 }
 
 cmd_worktree() {
