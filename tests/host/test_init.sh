@@ -138,10 +138,14 @@ test_status_passthrough() {
 		run_guest "st$s" -- sh -c "exit $s" || rc=$?
 		expect_status "$s" "$rc" "exit $s" || return
 	done
-	# Killed by a signal: 128 + its number, as a shell reports it.
+	# Killed by a signal: 128 + its number, as a shell reports it; also
+	# when it is the shell that runs the command (PID 1's child).
 	rc=0
 	run_guest st-kill -- sh -c 'kill -9 $$' || rc=$?
-	expect_status 137 "$rc" "a command killed by SIGKILL"
+	expect_status 137 "$rc" "a command killed by SIGKILL" || return
+	rc=0
+	run_guest st-kill-parent -- sh -c 'kill -TERM $PPID; sleep 5' || rc=$?
+	expect_status 143 "$rc" "the command's shell killed by SIGTERM"
 }
 
 # "sandbox-status: N" is on a line of its own, after whatever the command
@@ -267,14 +271,14 @@ test_shell_ctrl_c() {
 test_shell_poweroff() {
 	local rc how
 	for how in poweroff 'busybox poweroff'; do
+		if [[ "$how" != poweroff && "$INIT" == /init.sh ]]; then
+			skip "init.sh acts on poweroff's signal only once the shell has ended"
+			return
+		fi
 		rc=0
 		drive_shell poweroff 'expect uml:.*# ' "send $how\r" || rc=$?
 		if [[ $rc -ne 0 ]]; then
 			sed 's/^/#   /' "$scratch/poweroff.pty" | tail -n 20
-			if [[ "$how" != poweroff && "$INIT" == /init.sh ]]; then
-				skip "init.sh acts on poweroff's signal only once the shell has ended"
-				return
-			fi
 			fail "'$how' in the shell: status $rc" || return
 		fi
 		diag "'$how' powered off, status 0"
