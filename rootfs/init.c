@@ -22,15 +22,16 @@
  * opens a tty only with O_NOCTTY: as a session leader it would take it as
  * its controlling terminal, and the shell could then not have it for Ctrl-C.
  */
+#define _GNU_SOURCE	/* posix_spawn's SETSID and addchdir_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <mntent.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -201,65 +202,68 @@ static void setup(void)
 }
 
 /*
- * The child's stdio on tty0, as the shell init opened it: for a command,
+ * The shell's stdio on tty0, as the shell init opened it: for a command,
  * stdin read-only and stdout and stderr write-only, without a controlling
- * terminal; for the shell, read-write, and with setsid first, the new
- * session's leader gets tty0 as its controlling terminal by this open: job
- * control and Ctrl-C work in the shell.  Without a tty0 the console stays.
+ * terminal; for the login shell read-write, after setsid (see
+ * start_shell): the new session's leader gets tty0 as its controlling
+ * terminal by this open, so job control and Ctrl-C work in the shell.
  */
-static void open_tty0(int ctty)
+static void add_tty0(posix_spawn_file_actions_t *fa, int login)
 {
-	int in, out;
-
-	in = open("/dev/tty0", ctty ? O_RDWR : O_RDONLY | O_NOCTTY);
-	out = ctty ? in : open("/dev/tty0", O_WRONLY | O_NOCTTY);
-	if (in < 0 || out < 0) {
-		log_err("cannot open /dev/tty0: %s", strerror(errno));
-		return;
+	if (login) {
+		posix_spawn_file_actions_addopen(fa, 0, "/dev/tty0", O_RDWR, 0);
+		posix_spawn_file_actions_adddup2(fa, 0, 1);
+	} else {
+		posix_spawn_file_actions_addopen(fa, 0, "/dev/tty0", O_RDONLY | O_NOCTTY, 0);
+		posix_spawn_file_actions_addopen(fa, 1, "/dev/tty0", O_WRONLY | O_NOCTTY, 0);
 	}
-	if (ctty && ioctl(in, TIOCSCTTY, 0) < 0)
-		log_err("tty0 is not the shell's controlling terminal: %s", strerror(errno));
-	dup2(in, 0);
-	dup2(out, 1);
-	dup2(out, 2);
-	if (in > 2)
-		close(in);
-	if (out > 2 && out != in)
-		close(out);
+	posix_spawn_file_actions_adddup2(fa, 1, 2);
 }
 
 /*
- * Start /bin/sh in a child of PID 1, in /root: on CMD_FILE, or as a login
- * shell (/etc/profile) in a session of its own.  Its environment is the
- * kernel's (SANDBOX_*, TERM) with PATH and HOME, and PWD and OLDPWD as the
- * shell init's cd left them.
+ * Start /bin/sh as a child of PID 1, in /root, on tty0: on CMD_FILE, or as
+ * a login shell (/etc/profile) in a session of its own.  Its environment
+ * is the kernel's (SANDBOX_*, TERM) with PATH and HOME, and PWD and OLDPWD
+ * as the shell init's cd left them.  posix_spawn, not fork: it does not
+ * copy PID 1's address space, which costs milliseconds under UML.  When
+ * tty0 or /root cannot be had, the shell still runs, on the console in /:
+ * the command's status is what matters to the host.
  */
 static pid_t start_shell(int login)
 {
-	pid_t pid = fork();
+	static char *const cmd_argv[] = { "sh", CMD_FILE, NULL };
+	static char *const login_argv[] = { "sh", "-l", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t dfl;
+	pid_t pid;
+	int err, plain;
 
-	if (pid != 0) {
-		if (pid < 0)
-			log_err("cannot fork the shell: %s", strerror(errno));
-		return pid;
+	posix_spawnattr_init(&attr);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGUSR1);
+	sigaddset(&dfl, SIGUSR2);
+	sigaddset(&dfl, SIGTERM);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | (login ? POSIX_SPAWN_SETSID : 0));
+	for (plain = 0; plain < 2; plain++) {
+		posix_spawn_file_actions_init(&fa);
+		if (!plain) {
+			add_tty0(&fa, login);
+			posix_spawn_file_actions_addchdir_np(&fa, "/root");
+		}
+		setenv("PWD", plain ? "/" : "/root", 1);
+		setenv("OLDPWD", "/", 1);
+		err = posix_spawn(&pid, "/bin/sh", &fa, &attr, login ? login_argv : cmd_argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+		if (!err)
+			break;
+		log_err("cannot start /bin/sh%s: %s", plain ? "" : " on tty0 in /root",
+			strerror(err));
+		pid = -1;
 	}
-	signal(SIGUSR1, SIG_DFL);
-	signal(SIGUSR2, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	if (login && setsid() < 0)
-		log_err("setsid failed: %s", strerror(errno));
-	open_tty0(login);
-	if (chdir("/root") < 0)
-		log_err("cannot enter /root: %s", strerror(errno));
-	else
-		setenv("PWD", "/root", 1);
-	setenv("OLDPWD", "/", 1);
-	if (login)
-		execl("/bin/sh", "sh", "-l", (char *)NULL);
-	else
-		execl("/bin/sh", "sh", CMD_FILE, (char *)NULL);
-	log_err("cannot run /bin/sh: %s", strerror(errno));
-	_exit(127);
+	posix_spawnattr_destroy(&attr);
+	return pid;
 }
 
 /* Wait for PID, reaping every orphan on the way; its shell-style status. */

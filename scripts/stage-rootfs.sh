@@ -75,7 +75,7 @@ link_applets() {
 # The guest has no libc: static, as tests/Makefile builds the tests.  A
 # warning is shown, not fatal (make lint holds it to -Werror).
 readonly GUEST_CC="${GUEST_CC:-gcc}"
-readonly GUEST_CFLAGS=(-O2 -Wall -Wextra -D_GNU_SOURCE -static)
+readonly GUEST_CFLAGS=(-O2 -Wall -Wextra -static)
 
 # compile_program ROOT SRC: SRC into ROOT/<its name>, when SRC (or this
 # script, which holds the flags) is newer; into a temp name first, as

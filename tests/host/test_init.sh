@@ -89,6 +89,18 @@ def read_some(timeout):
     seen += data
 
 
+def stop():
+    # TERM: run-uml.sh stops its guest (a KILL would leave it running).
+    os.kill(pid, 15)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+
+
 def finish(code, why):
     log.write(("\n# driver: %s\n" % why).encode())
     log.close()
@@ -105,9 +117,10 @@ for step in steps:
         deadline = time.monotonic() + limit
         while not re.search(arg.encode(), seen):
             if eof:
+                os.waitpid(pid, 0)
                 finish(125, "the run ended before /%s/" % arg)
             if time.monotonic() > deadline:
-                os.kill(pid, 9)
+                stop()
                 finish(124, "no /%s/ within %g s" % (arg, limit))
             read_some(0.2)
         seen = b""
@@ -117,8 +130,7 @@ while True:
     if done:
         break
     if time.monotonic() > deadline:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
+        stop()
         finish(124, "the run did not end within %g s" % limit)
     read_some(0.2)
 while not eof:
