@@ -89,7 +89,8 @@ boot() {
 	clear_counters
 	touch "$OUT/.mark"
 	boot_rc=0
-	"$TOP/run-uml.sh" --no-build --kernel "$KDIR/linux" "$@" >"$log" 2>&1 || boot_rc=$?
+	SANDBOX_KERNEL_NAME="$kernel" "$TOP/run-uml.sh" --no-build --kernel "$KDIR/linux" "$@" \
+		>"$log" 2>&1 || boot_rc=$?
 	boot_lost=
 	counters_written "$OUT/.mark" || boot_lost="$(lost_reason "$boot_rc")"
 }

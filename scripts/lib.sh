@@ -84,11 +84,14 @@ need_value() {
 }
 
 # kernel_name: patched, base, or custom for a kernel given by path, as the
-# guest (SANDBOX_KERNEL=) and the results files name it.
+# guest (SANDBOX_KERNEL=) and the results files name it.  A kernel given by
+# path that is a build of one of the sandbox's trees (make coverage's GCOV
+# kernels) says which with SANDBOX_KERNEL_NAME, so that the guest expects
+# what that tree does (series/* XFAIL on base).
 kernel_name() {
 	# shellcheck disable=SC2154 # kernel: the caller's option (run-uml.sh, gdb-uml.sh)
 	if [[ "$kernel" == */* ]]; then
-		echo custom
+		echo "${SANDBOX_KERNEL_NAME:-custom}"
 	else
 		echo "$kernel"
 	fi
@@ -115,6 +118,10 @@ resolve_kernel() {
 		kernel_bin="$kernel"
 		[[ -f "$kernel_bin" && -x "$kernel_bin" ]] ||
 			usage_error "--kernel $kernel: no such executable (give the path of a UML binary)"
+		case "${SANDBOX_KERNEL_NAME:-}" in
+		'' | patched | base | upstream) ;;
+		*) usage_error "SANDBOX_KERNEL_NAME=$SANDBOX_KERNEL_NAME: the tree a kernel given by path was built from is patched, base or upstream" ;;
+		esac
 		if [[ $build -eq 1 ]]; then
 			make -s -C "$TOP" rootfs BUILD="$BUILD" ||
 				die "$E_BUILD" "staging the guest root failed (see above)"
