@@ -3,7 +3,7 @@
  * Tell whether anything a build depends on changed since its stamp: the
  * exact and cheap up-to-date check of make all and run-uml.sh.
  *
- * Usage: stale [-v] [-w] STAMP   (-w: walk, do not ask a watcher)
+ * Usage: stale [-v] [-w] STAMP
  *
  * STAMP lists one path per line: "watch PATH" is a file or a directory
  * tree that must not have changed since STAMP's mtime, "need PATH" a
@@ -13,18 +13,39 @@
  * renamed in it.  Trees are walked by two threads, without following
  * symbolic links and without entering .git or __pycache__ (which the
  * build never reads).  kbuild's own "nothing to do" takes ~9 s on a
- * 2-core machine; this walk of linux/'s 80000 files takes 0.2-0.5 s.
+ * 2-core machine; this walk of linux/'s 80000 files takes ~0.2 s (the
+ * stat() of every file: statx() with a small mask or more threads do not
+ * make it faster on 2 cores).
+ *
+ * So the answer comes from a watcher when one is there: a process that
+ * watches the trees with inotify and answers on a socket of its own
+ * (abstract, named after the stamp's inode) in ~1 ms.  The check asks it
+ * first; it reads every event queued before the question, and inotify
+ * queues an event in the writing system call, so its "clean" covers
+ * every change made before the check, and its "stale" (after the first
+ * change it keeps saying so) is what the walk would say.  With no
+ * watcher, the check walks, and puts an inotify watch on each directory
+ * before it reads it (a change after the watch is an event, one before
+ * it is seen by the reading); when up to date, it leaves that watcher
+ * behind.  -w: walk only, start nothing (SANDBOX_WATCH=0).
+ *
+ * The watcher holds nothing of its caller (its own session, "/" as its
+ * directory, /dev/null as stdio, no other descriptor: a pipe the caller
+ * reads to EOF, a lock or a jobserver is not kept open).  It ends on its
+ * own after SANDBOX_WATCH_IDLE seconds (1800) without a question, and
+ * when STAMP is removed, rewritten or replaced (make clean, the next
+ * build).  It is not started, and the walk answers, when inotify is out
+ * of watches or instances, when the trees need more than a quarter of
+ * the user's watches, or when a tree is on a file system where other
+ * machines may write (only ext2/3/4, xfs, btrfs, f2fs, tmpfs, overlay).
+ * Not seen by a watcher (as by make): writes through a shared mmap(), and
+ * writes through a hard link made from outside a tree after the watcher
+ * started (a file linked in already is watched itself).
  *
  * Usage: stale -d STAMP
  *
- * After a build, watch the trees with inotify instead: in the background,
- * check them once as above and, when up to date, stay behind answering on
- * the socket STAMP.sock until the first change (then it exits, and the
- * next check walks).  A check asks it first; it reads every event queued before
- * the question, and inotify queues an event in the writing system call,
- * so "clean" covers every change made before the check.  The watcher ends
- * when STAMP is removed or rewritten.  Writes through mmap() raise no
- * event (nor an mtime until msync); editors and compilers do not use them.
+ * After a build: the same walk and watcher in the background (the build
+ * does not wait for it); until it answers, a check walks.
  *
  * Usage: stale -l STAMP
  *
@@ -47,9 +68,16 @@
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <linux/magic.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -71,6 +99,22 @@ static int busy;
 /* The stamp's watched directories, walked or watched once all are read. */
 static char **watched;
 static size_t nwatched;
+
+/*
+ * Watching while walking: the inotify descriptor, on until a watch fails,
+ * and each watch's path (by watch descriptor) for the reason of a change.
+ */
+static int ifd = -1;
+static atomic_int watch_on;
+static char **wd_path;
+static size_t wd_cap, nwatches, max_watches;
+static dev_t local_dev[16];
+static size_t nlocal;
+
+static void watch_dir(const char *dir);
+static int watched_dir_changed(const char *dir, DIR *d);
+static void watch_linked(int dfd, const char *name, const char *path,
+			 struct stat *st);
 
 static int not_older(const struct timespec *t)
 {
@@ -136,13 +180,22 @@ static int skipped(const char *name)
 /* Check every entry of one directory; queue its subdirectories. */
 static void scan(const char *dir)
 {
-	DIR *d = opendir(dir);
+	int watching = atomic_load(&watch_on);
+	DIR *d;
 	struct dirent *e;
 	struct stat st;
 	char *sub;
 
+	/* Watching: the watch before the reading (see watch_dir). */
+	if (watching)
+		watch_dir(dir);
+	d = opendir(dir);
 	if (!d) {
 		report("unreadable", dir);
+		return;
+	}
+	if (watching && watched_dir_changed(dir, d)) {
+		closedir(d);
 		return;
 	}
 	while (!atomic_load(&found) && (e = readdir(d))) {
@@ -159,6 +212,8 @@ static void scan(const char *dir)
 			perror("stale");
 			exit(2);
 		}
+		if (watching && S_ISREG(st.st_mode) && st.st_nlink > 1)
+			watch_linked(dirfd(d), e->d_name, sub, &st);
 		if (list_all) {
 			if (changed(&st))
 				list_line(S_ISDIR(st.st_mode) ? "+dir " : "", sub);
@@ -266,39 +321,248 @@ static int walk(void)
 
 #define WATCH_MASK (IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE | \
 		    IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
+#define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+#define IDLE_SECONDS 1800
 
-static int sock_path(struct sockaddr_un *sa, const char *stamp_path)
+static const char *stamp_file;	/* the stamp's path, and its state */
+static struct stat stamp_st;
+static int stamp_wd = -1;
+
+/* Stop watching: the walk goes on alone and leaves no watcher. */
+static void watch_off(void)
 {
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	return snprintf(sa->sun_path, sizeof(sa->sun_path), "%s.sock",
-			stamp_path) < (int)sizeof(sa->sun_path);
+	atomic_store(&watch_on, 0);
 }
 
-/* The stamp a watcher answers for: its inode and mtime. */
+/* Keep the path of watch WD for the reasons; a failed watch ends it all. */
+static void watch_record(int wd, const char *path)
+{
+	size_t cap;
+	char **p;
+
+	if (wd < 0) {
+		watch_off();	/* ENOSPC (max_user_watches), ENOMEM, ... */
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	if (++nwatches > max_watches)
+		watch_off();
+	if ((size_t)wd >= wd_cap) {
+		for (cap = wd_cap ? wd_cap : 1024; cap <= (size_t)wd; cap *= 2)
+			;
+		p = realloc(wd_path, cap * sizeof(*p));
+		if (!p) {
+			perror("stale");
+			exit(2);
+		}
+		memset(p + wd_cap, 0, (cap - wd_cap) * sizeof(*p));
+		wd_path = p;
+		wd_cap = cap;
+	}
+	if (!wd_path[wd])
+		wd_path[wd] = strdup(path);
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * inotify sees the writes of this machine only: not those of an NFS
+ * client or a FUSE daemon, so only local file systems are watched.
+ */
+static int local_fs(dev_t dev, int fd, const char *path)
+{
+	struct statfs sf;
+	size_t i;
+	int ok = 0;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nlocal; i++)
+		ok |= local_dev[i] == dev;
+	pthread_mutex_unlock(&lock);
+	if (ok)
+		return 1;
+	if (fd >= 0 ? fstatfs(fd, &sf) : statfs(path, &sf))
+		return 0;
+	switch (sf.f_type) {
+	case EXT4_SUPER_MAGIC:	/* ext2 and ext3 too */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case F2FS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case OVERLAYFS_SUPER_MAGIC:
+		break;
+	default:
+		return 0;
+	}
+	pthread_mutex_lock(&lock);
+	if (nlocal < sizeof(local_dev) / sizeof(*local_dev))
+		local_dev[nlocal++] = dev;
+	pthread_mutex_unlock(&lock);
+	return 1;
+}
+
+/*
+ * A directory is watched before it is read: a change in it after the
+ * watch is an event, one before it is seen by the reading.  The reading
+ * includes the directory itself (its parent's look at it came before
+ * the watch: a file created or removed in between shows in its mtime).
+ */
+static void watch_dir(const char *dir)
+{
+	watch_record(inotify_add_watch(ifd, dir, WATCH_MASK | IN_ONLYDIR |
+				       IN_DONT_FOLLOW), dir);
+}
+
+static int watched_dir_changed(const char *dir, DIR *d)
+{
+	struct stat st;
+
+	if (fstat(dirfd(d), &st)) {
+		report("unreadable", dir);
+		return 1;
+	}
+	if (!local_fs(st.st_dev, dirfd(d), dir))
+		watch_off();
+	if (changed(&st)) {
+		report("changed", dir);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A file with more than one name: a write through a name outside the
+ * tree raises no event on the tree's directories, one on the file's own
+ * watch.  Watched, then looked at again.
+ */
+static void watch_linked(int dfd, const char *name, const char *path,
+			 struct stat *st)
+{
+	watch_record(inotify_add_watch(ifd, path, FILE_MASK | IN_DONT_FOLLOW),
+		     path);
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW))
+		report("vanished", path);
+}
+
+/* A quarter of the user's inotify watches at most: the rest is others'. */
+static size_t watch_budget(void)
+{
+	unsigned long max = 8192;
+	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &max) != 1)
+			max = 8192;
+		fclose(f);
+	}
+	return max / 4;
+}
+
+static int same_stamp(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Watch the stamp itself: it goes or changes, and the watcher ends. */
+static int watch_stamp(int fd)
+{
+	struct stat st;
+
+	stamp_wd = inotify_add_watch(fd, stamp_file, FILE_MASK);
+	return stamp_wd >= 0 && !lstat(stamp_file, &st) &&
+	       same_stamp(&st, &stamp_st);
+}
+
+/*
+ * Before the walk: the stamp and the watched files (the walk watches the
+ * directories).  A watched file is looked at again after its watch.
+ */
+static void watch_begin(void)
+{
+	struct stat st;
+	size_t i;
+
+	max_watches = watch_budget();
+	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ifd < 0)
+		return;		/* EMFILE: max_user_instances */
+	atomic_store(&watch_on, 1);
+	if (!watch_stamp(ifd)) {
+		watch_off();
+		return;
+	}
+	for (i = 0; i < nwatched && atomic_load(&watch_on); i++) {
+		if (lstat(watched[i], &st)) {
+			report("missing", watched[i]);
+			return;
+		}
+		if (S_ISDIR(st.st_mode))
+			continue;
+		if (!local_fs(st.st_dev, -1, watched[i]))
+			watch_off();
+		watch_record(inotify_add_watch(ifd, watched[i],
+					       FILE_MASK | IN_DONT_FOLLOW),
+			     watched[i]);
+		if (lstat(watched[i], &st))
+			report("missing", watched[i]);
+		else if (changed(&st))
+			report("changed", watched[i]);
+	}
+}
+
+/* The answer names the stamp it is for: device, inode, mtime, ctime. */
 static void stamp_id(char *buf, size_t size, const struct stat *st)
 {
-	snprintf(buf, size, "clean %llu %lld.%09ld\n",
-		 (unsigned long long)st->st_ino, (long long)st->st_mtim.tv_sec,
-		 st->st_mtim.tv_nsec);
+	snprintf(buf, size, "%llx %llu %lld.%09ld %lld.%09ld",
+		 (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+		 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		 (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
 }
 
-/* True when a watcher of this very stamp says nothing changed. */
-static int ask_watcher(const char *stamp_path, const struct stat *st)
+/*
+ * An abstract socket (no file to remove, gone with its process), named
+ * after the stamp's inode: the next build's stamp is a new inode, and a
+ * second watcher of the same stamp cannot bind.
+ */
+static socklen_t sock_name(struct sockaddr_un *sa, const struct stat *st)
+{
+	int n;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1,
+		     "mremap-sandbox-stale/%llx/%llu",
+		     (unsigned long long)st->st_dev,
+		     (unsigned long long)st->st_ino);
+	return offsetof(struct sockaddr_un, sun_path) + 1 + n;
+}
+
+/*
+ * Ask this stamp's watcher, if there is one of this user: 1 up to date,
+ * 0 stale (the reason in reason[]), -1 no answer (then walk).
+ */
+static int ask_watcher(const struct stat *st)
 {
 	struct sockaddr_un sa;
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr), len = sock_name(&sa, st);
 	struct pollfd p;
-	char want[128], got[128];
+	char id[128], got[sizeof(reason) + 256];
 	ssize_t n = 0, r;
+	size_t idlen;
 	int fd;
 
-	if (!sock_path(&sa, stamp_path))
-		return 0;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, len) ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) ||
+	    cr.uid != geteuid()) {
+		close(fd);
+		return -1;
 	}
 	p.fd = fd;
 	p.events = POLLIN;
@@ -310,154 +574,185 @@ static int ask_watcher(const char *stamp_path, const struct stat *st)
 	}
 	close(fd);
 	got[n] = '\0';
-	stamp_id(want, sizeof(want), st);
-	return !strcmp(got, want);
-}
-
-static int add_watches(int ifd, const char *dir)
-{
-	struct dirent *e;
-	char *sub;
-	DIR *d;
-	int ok = 1;
-
-	if (inotify_add_watch(ifd, dir, WATCH_MASK | IN_ONLYDIR | IN_DONT_FOLLOW) < 0)
+	if (!n || got[n - 1] != '\n')
+		return -1;
+	got[n - 1] = '\0';
+	stamp_id(id, sizeof(id), st);
+	idlen = strlen(id);
+	if (strlen(got) < 6 + idlen || strncmp(got + 6, id, idlen))
+		return -1;
+	if (!strncmp(got, "clean ", 6) && !got[6 + idlen])
+		return 1;
+	if (!strncmp(got, "stale ", 6) && got[6 + idlen] == ' ') {
+		snprintf(reason, sizeof(reason), "%s", got + 7 + idlen);
 		return 0;
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while (ok && (e = readdir(d))) {
-		struct stat st;
-
-		if (skipped(e->d_name) || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
-			continue;
-		if (asprintf(&sub, "%s/%s", dir, e->d_name) < 0)
-			return 0;
-		if (!lstat(sub, &st) && S_ISDIR(st.st_mode))
-			ok = add_watches(ifd, sub);
-		free(sub);
 	}
-	closedir(d);
-	return ok;
+	return -1;
 }
 
-/* Read the queued events; true when one of them is a change. */
-static int drain(int ifd, int stamp_wd)
+/*
+ * Once stale, always stale (until the build rewrites the stamp): only
+ * the stamp stays watched, the trees' watches go back to the user.
+ */
+static int watch_only_stamp(void)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), old = stamp_wd;
+
+	if (fd < 0)
+		return 0;	/* the old watches stay: no harm */
+	if (!watch_stamp(fd)) {
+		close(fd);
+		stamp_wd = old;
+		return -1;	/* the stamp changed */
+	}
+	dup3(fd, ifd, O_CLOEXEC);	/* closes the old: its watches go */
+	close(fd);
+	return 0;
+}
+
+/*
+ * Read the queued events: -1 when the watcher must end (the stamp went
+ * or changed, or events were lost), else 0, with WHY set at the first
+ * change.
+ */
+static int drain(char *why, size_t size)
 {
 	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event *ev;
+	const char *dir;
 	ssize_t n;
 	char *p;
+	int was_clean = !*why;
 
 	while ((n = read(ifd, buf, sizeof(buf))) > 0)
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
-			if (ev->mask & IN_Q_OVERFLOW || ev->wd == stamp_wd)
-				return 1;
-			if (ev->mask & IN_IGNORED)
+			if (ev->wd == stamp_wd ||
+			    ev->mask & (IN_Q_OVERFLOW | IN_UNMOUNT))
+				return -1;
+			if (*why || ev->mask & IN_IGNORED)
 				continue;
-			if (ev->len && skipped(ev->name))
+			/* As the walk: .git and __pycache__ are not looked at,
+			 * their coming and going in a directory is. */
+			if (ev->len && skipped(ev->name) &&
+			    !(ev->mask & (IN_CREATE | IN_DELETE | IN_MOVE)))
 				continue;
-			return 1;
+			dir = (size_t)ev->wd < wd_cap && wd_path[ev->wd] ?
+			      wd_path[ev->wd] : "?";
+			snprintf(why, size, "changed %s%s%s (watcher)", dir,
+				 ev->len ? "/" : "", ev->len ? ev->name : "");
 		}
-	return n < 0 && errno != EAGAIN;
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		return -1;
+	return was_clean && *why ? watch_only_stamp() : 0;
 }
 
-/* Answer checks until the first change, in a process of its own. */
-static void serve(int ifd, int lfd, int stamp_wd, const char *id)
+static long long now_ms(void)
 {
-	struct pollfd p[2] = { { .fd = ifd, .events = POLLIN },
-			       { .fd = lfd, .events = POLLIN } };
-	int c;
+	struct timespec t;
 
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+/* SANDBOX_WATCH_IDLE: seconds without a question before the watcher ends. */
+static long long idle_ms(void)
+{
+	const char *s = getenv("SANDBOX_WATCH_IDLE");
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return IDLE_SECONDS * 1000LL;
+	v = strtol(s, &end, 10);
+	return *end || v <= 0 ? IDLE_SECONDS * 1000LL : v * 1000LL;
+}
+
+/* Answer the checks until the stamp goes or changes, or nobody asks. */
+static void serve(void)
+{
+	char id[128], why[sizeof(reason)] = "", answer[sizeof(why) + 256];
+	const long long idle = idle_ms();
+	long long deadline = now_ms() + idle, left;
+	struct sockaddr_un sa;
+	struct pollfd p[2];
+	int lfd, c;
+
+	/* Not the caller's directory: it may be unmounted or removed. */
+	if (chdir("/"))
+		return;
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sock_name(&sa, &stamp_st)) ||
+	    listen(lfd, 64))
+		return;		/* EADDRINUSE: another watcher answers */
+	stamp_id(id, sizeof(id), &stamp_st);
+	p[0].fd = ifd;
+	p[0].events = POLLIN;
+	p[1].fd = lfd;
+	p[1].events = POLLIN;
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		/* Also what came between the walk and now. */
+		if (drain(why, sizeof(why)))
 			return;
-		if (drain(ifd, stamp_wd))
+		left = deadline - now_ms();
+		if (left <= 0)
 			return;
-		if (!(p[1].revents & POLLIN))
+		c = poll(p, 2, left > 60000 ? 60000 : (int)left);
+		if (c < 0 && errno != EINTR)
+			return;
+		if (c <= 0 || !(p[1].revents & POLLIN))
 			continue;
 		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)
 			continue;
-		/* Events of every write made before the connect are queued. */
-		if (drain(ifd, stamp_wd)) {
+		/* Events of every change made before the connect are queued. */
+		if (drain(why, sizeof(why))) {
 			close(c);
 			return;
 		}
-		if (write(c, id, strlen(id)) < 0)
+		snprintf(answer, sizeof(answer), "%s %s%s%s\n",
+			 *why ? "stale" : "clean", id, *why ? " " : "", why);
+		if (write(c, answer, strlen(answer)) < 0)
 			errno = 0;	/* the asker left: its loss */
 		close(c);
+		deadline = now_ms() + idle;
 	}
 }
 
 /*
- * Set the watcher up in a process of its own, so that the build it ends
- * does not wait for it: until it listens, a check walks.
+ * Leave the caller for good: a session of our own, /dev/null as stdio and no other descriptor than KEEP (the inotify one,
+ * moved to 3), so that a pipe the caller reads to its end, a lock or a
+ * jobserver is not held open.
  */
-static int start_watcher(const char *stamp_path, const struct stat *st)
+static void detach(int keep)
 {
-	struct sockaddr_un sa;
-	char id[128];
-	int ifd, lfd, wd, fd;
-	size_t i;
+	unsigned int fd, from = 3;
 
-	if (!sock_path(&sa, stamp_path))
-		return 0;
-	switch (fork()) {
-	case -1:
-		return 0;
-	case 0:
-		break;
-	default:
-		return 1;
-	}
-	/* Hold no descriptor of the caller: a lock, a pipe, a jobserver. */
 	setsid();
 	signal(SIGPIPE, SIG_IGN);
-	for (fd = 3; fd < 1024; fd++)
-		close(fd);
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
+	prctl(PR_SET_NAME, "stale-watcher");
+	if (keep >= 0) {
+		if (keep != 3 && dup3(keep, 3, O_CLOEXEC) < 0)
+			_exit(0);
+		ifd = 3;
+		from = 4;
+	}
+	if (close_range(from, ~0U, 0))
+		for (fd = from; fd < 65536; fd++)
 			close(fd);
-	}
-	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ifd < 0)
+	fd = open("/dev/null", O_RDWR);
+	if ((int)fd < 0)
 		_exit(0);
-	wd = inotify_add_watch(ifd, stamp_path, IN_MODIFY | IN_ATTRIB |
-			       IN_DELETE_SELF | IN_MOVE_SELF);
-	if (wd < 0)
-		_exit(0);
-	for (i = 0; i < nwatched; i++) {
-		struct stat ws;
-
-		if (lstat(watched[i], &ws))
-			_exit(0);
-		if (S_ISDIR(ws.st_mode) ? !add_watches(ifd, watched[i]) :
-		    inotify_add_watch(ifd, watched[i], WATCH_MASK | IN_DONT_FOLLOW) < 0)
-			_exit(0);
-	}
-	/* Changes before the watches were in place: the walk sees them. */
-	if (walk() || drain(ifd, wd))
-		_exit(0);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		_exit(0);
-	unlink(sa.sun_path);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 16))
-		_exit(0);
-	stamp_id(id, sizeof(id), st);
-	serve(ifd, lfd, wd, id);
-	_exit(0);
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
 }
 
 int main(int argc, char **argv)
 {
-	int verbose = 0, daemon = 0, walk_only = 0, opt;
+	int verbose = 0, daemon = 0, walk_only = 0, opt, r;
 	char *line = NULL;
 	size_t cap = 0;
 	struct stat st;
@@ -493,6 +788,11 @@ int main(int argc, char **argv)
 		return errno == ENOENT ? 0 : 2;
 	}
 	stamp = st.st_mtim;
+	/* Absolute: the watcher leaves the caller's directory. */
+	stamp_file = realpath(argv[1], NULL);
+	if (!stamp_file)
+		stamp_file = argv[1];
+	stamp_st = st;
 	while (!atomic_load(&found) && getline(&line, &cap, f) > 0)
 		check_line(line);
 	free(line);
@@ -502,17 +802,42 @@ int main(int argc, char **argv)
 		walk();
 		return listed ? 0 : 1;
 	}
-	if (daemon)
-		return atomic_load(&found) || !start_watcher(argv[1], &st) ? 0 : 1;
-	if (!atomic_load(&found) && !walk_only && ask_watcher(argv[1], &st)) {
-		if (verbose)
-			printf("up to date (watcher)\n");
-		return 1;
+	if (daemon && !atomic_load(&found)) {
+		/* After a build: in the background, the build does not wait. */
+		switch (fork()) {
+		case -1:
+			return 0;
+		case 0:
+			detach(-1);
+			if (nice(10) < 0)
+				errno = 0;
+			watch_begin();
+			if (!walk() && atomic_load(&watch_on))
+				serve();
+			_exit(0);
+		default:
+			return 1;
+		}
+	}
+	if (!atomic_load(&found) && !walk_only) {
+		r = ask_watcher(&st);
+		if (r >= 0) {
+			if (verbose)
+				printf("%s\n", r ? "up to date (watcher)" : reason);
+			return r;
+		}
+		watch_begin();
 	}
 	if (atomic_load(&found) || walk()) {
 		if (verbose)
 			printf("%s\n", reason);
 		return 0;
+	}
+	/* Up to date, and watched since before the walk: leave a watcher. */
+	if (atomic_load(&watch_on) && fork() == 0) {
+		detach(ifd);
+		serve();
+		_exit(0);
 	}
 	return 1;
 }

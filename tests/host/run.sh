@@ -146,33 +146,71 @@ stale_bin() {
 }
 
 # stale_after WHAT CMD...: make a fresh stamp of a small tree, run CMD on
-# the tree, and print the helper's verdict (0 stale, 1 up to date).
+# the tree, and print the helper's verdict (0 stale, 1 up to date).  How
+# it is asked, $mode: walk (-w, the walk alone), built (the watcher that
+# stale -d leaves after a build) or check (the default: a first check on
+# the unchanged tree walks and leaves the watcher).  With a watcher, the
+# verdict must be its own: "(watcher)" in it, not a walk's.
 stale_after() {
-	local -r what="$1" t="$scratch/st-tree"
+	local -r what="$1" t="$scratch/st-tree" st="$scratch/st-stamp"
 	shift
 	local rc=0
-	rm -rf "$t" "$scratch/st-stamp"
+	rm -rf "$t" "$st" "$scratch/st-outside"
 	mkdir -p "$t/mm/deep/er" "$t/.git" "$t/scripts/__pycache__"
 	echo "int x;" >"$t/mm/mremap.c"
 	echo "int y;" >"$t/mm/deep/er/old.h"
+	echo "int l;" >"$t/mm/deep/linked.h"
+	# A second name outside the tree: a write through it is a change.
+	ln "$t/mm/deep/linked.h" "$scratch/st-outside"
 	echo x >"$t/.git/index"
-	ln -s mm/mremap.c "$t/link"
+	ln -s mremap.c "$t/mm/link"
 	touch -d '2000-01-01' "$t/mm/deep/er/old.h"
 	sleep 0.02
-	{ echo "watch $t"; echo "need $t/mm/mremap.c"; } >"$scratch/st-stamp"
+	{ echo "watch $t"; echo "need $t/mm/mremap.c"; } >"$st"
 	sleep 0.02
-	if [[ "${watcher:-0}" == 1 ]]; then
-		"$(stale_bin)" -d "$scratch/st-stamp" && fail "no watcher started" && return 2
+	case "${mode:-walk}" in
+	walk) ;;
+	built)
+		"$(stale_bin)" -d "$st" && fail "no watcher started" && return 2
 		# It sets up in the background; until then a check walks.
-		for _ in {1..50}; do
-			"$(stale_bin)" -v "$scratch/st-stamp" | grep -q watcher && break
-			sleep 0.1
-		done
-	fi
+		wait_watcher "$st" || return 2
+		;;
+	check)
+		rc=0
+		"$(stale_bin)" "$st" || rc=$?
+		[[ $rc -eq 1 ]] || { fail "an unchanged tree is stale (exit $rc)"; return 2; }
+		wait_watcher "$st" || return 2
+		;;
+	esac
 	(cd "$t" && eval "$*")
-	"$(stale_bin)" -v "$scratch/st-stamp" >"$scratch/st.out" || rc=$?
+	rc=0
+	if [[ "${mode:-walk}" == walk ]]; then
+		"$(stale_bin)" -v -w "$st" >"$scratch/st.out" || rc=$?
+	else
+		"$(stale_bin)" -v "$st" >"$scratch/st.out" || rc=$?
+	fi
 	diag "$what: $(cat "$scratch/st.out") (exit $rc)"
+	if [[ "${mode:-walk}" != walk ]] && ! grep -q '(watcher)$' "$scratch/st.out"; then
+		fail "$what: not the watcher's verdict"
+		return 2
+	fi
 	return "$rc"
+}
+
+# wait_watcher STAMP: until the watcher of STAMP answers (5 s at most).
+wait_watcher() {
+	local _ out
+	for _ in {1..50}; do
+		out="$("$(stale_bin)" -v "$1" 2>/dev/null)" || true
+		[[ "$out" == *"(watcher)" ]] && return 0
+		sleep 0.1
+	done
+	fail "no watcher answers for $1"
+}
+
+# watcher_pids STAMP: the watchers of STAMP (their command line names it).
+watcher_pids() {
+	pgrep -x stale-watcher -a | awk -v s="$1" '$NF == s { print $1 }'
 }
 
 # Every kind of change to a watched tree is seen, however deep; an
@@ -183,10 +221,13 @@ test_stale_sees_every_change() {
 		"echo 'int z;' >mm/deep/er/new.c" \
 		"rm mm/deep/er/old.h" \
 		"mv mm/deep/er/old.h mm/deep/er/moved.h" \
+		"mv mm/deep/er mm/deep/moved" \
 		"mkdir mm/deep/er/sub" \
 		"echo 'int w;' >mm/deep/er/old.h; touch -d '2000-01-01' mm/deep/er/old.h" \
 		"chmod +x mm/deep/er/old.h" \
-		"ln -sfn deep link" \
+		"ln -sfn deep mm/link" \
+		"echo '/* via the other name */' >>'$scratch/st-outside'" \
+		"mkdir mm/deep/__pycache__" \
 		"rm mm/mremap.c; mkdir mm/mremap.c"; do
 		rc=0
 		stale_after "$change" "$change" || rc=$?
@@ -200,19 +241,204 @@ test_stale_sees_every_change() {
 	done
 }
 
-# The same through the inotify watcher that make all leaves behind: it
-# answers an unchanged tree itself, sees every change made before the
-# question, and ends when its stamp goes.
+# The same through the inotify watcher, as stale -d leaves it after a
+# build and as the default check leaves it: it answers an unchanged tree
+# itself, sees every change made right before the question, says stale
+# from then on, and ends when its stamp goes or is rewritten.
 test_stale_watcher_sees_every_change() {
-	local watcher=1 rc
-	test_stale_sees_every_change || return
+	local mode rc pids
+	for mode in built check; do
+		diag "--- the watcher of $mode"
+		test_stale_sees_every_change || return
+	done
+	mode=check
 	stale_after "unchanged" true || true
 	expect_grep '^up to date \(watcher\)' "$scratch/st.out" "the watcher answered" || return
+	echo "int q;" >>"$scratch/st-tree/mm/mremap.c"
+	for _ in 1 2; do
+		rc=0
+		"$(stale_bin)" -v "$scratch/st-stamp" >"$scratch/st.out" || rc=$?
+		expect_status 0 "$rc" "after a change, asked again" || return
+		expect_grep '^changed .*/mm/mremap.c \(watcher\)$' "$scratch/st.out" \
+			"the watcher says so" || return
+	done
+	echo "watch $scratch/st-tree" >"$scratch/st-stamp"
+	sleep 0.3
+	pids="$(watcher_pids "$scratch/st-stamp")"
+	[[ -z "$pids" ]] || fail "the watcher outlived the rewrite of its stamp: $pids" || return
+	stale_after "unchanged" true || true
 	rm -f "$scratch/st-stamp"
-	sleep 0.2
-	if pgrep -f "stale -d $scratch/st-stamp" >/dev/null; then
-		fail "the watcher outlived its stamp"
+	sleep 0.3
+	pids="$(watcher_pids "$scratch/st-stamp")"
+	[[ -z "$pids" ]] || fail "the watcher outlived its stamp: $pids"
+}
+
+# A change made while the check's walk sets the watcher up is seen: the
+# check is stopped half way through its watches (SIGSTOP, let run in
+# short steps until its inotify descriptor holds 20), a file is changed
+# in a directory it watches already or, the second time, in one it does
+# not watch yet, and the check goes on; whatever it answers, the next
+# check must say stale.  (stale -d runs the same walk, in the background.)
+test_stale_watcher_change_while_starting() {
+	local -r t="$scratch/ws-tree" st="$scratch/ws-stamp"
+	local where pid n dir rc state
+	local -a fdinfo
+	for where in watched unwatched; do
+		rm -rf "$t" "$st"
+		mkdir -p "$t"
+		(cd "$t" && mkdir d{000..999} && touch d{000..999}/f.c)
+		sleep 0.02
+		echo "watch $t" >"$st"
+		sleep 0.02
+		(kill -STOP "$BASHPID" && exec "$(stale_bin)" "$st") &
+		pid=$!
+		n=0
+		for _ in {1..20000}; do
+			kill -CONT "$pid" 2>/dev/null
+			kill -STOP "$pid" 2>/dev/null || break
+			if [[ "$(readlink "/proc/$pid/fd/3" 2>/dev/null)" == anon_inode:inotify ]] &&
+				mapfile -t fdinfo <"/proc/$pid/fdinfo/3" 2>/dev/null; then
+				n=$((${#fdinfo[@]} - 4))
+				((n < 20)) || break
+			fi
+		done
+		for _ in {1..100}; do
+			read -r _ _ state _ <"/proc/$pid/stat" 2>/dev/null || break
+			[[ "$state" == T ]] && break
+			sleep 0.01
+		done
+		mapfile -t fdinfo <"/proc/$pid/fdinfo/3" 2>/dev/null || true
+		n=$((${#fdinfo[@]} - 4))
+		if ((n < 20 || n >= 1000)); then
+			kill -KILL "$pid" 2>/dev/null
+			fail "could not stop the check half way ($n watches)"
+			return
+		fi
+		# The watched inodes, in hex; a directory of the tree that is
+		# (or is not) among them.
+		dir="$(printf '%s\n' "${fdinfo[@]}" | sed -n 's/.* ino:\([0-9a-f]*\) .*/\1/p' |
+			awk -v want="$where" -v t="$t" '
+				{ w[$1] = 1 }
+				END {
+					cmd = "stat -c \"%i %n\" " t "/d*"
+					while ((cmd | getline line) > 0) {
+						split(line, f, " ")
+						h = sprintf("%x", f[1])
+						if ((h in w) == (want == "watched")) { print f[2]; exit }
+					}
+				}')"
+		[[ -n "$dir" ]] || { fail "no $where directory at $n watches"; return; }
+		echo "/* changed while starting */" >>"$dir/f.c"
+		kill -CONT "$pid"
+		rc=0
+		wait "$pid" || rc=$?
+		diag "stopped at $n watches, changed ${dir#"$t"/}/f.c ($where): the check said $rc"
+		rc=0
+		"$(stale_bin)" -v "$st" >"$scratch/ws.out" || rc=$?
+		diag "then: $(cat "$scratch/ws.out")"
+		expect_status 0 "$rc" "the next check, after a change in a $where directory" || return
+	done
+	rm -f "$st"
+}
+
+# The watcher ends on its own after SANDBOX_WATCH_IDLE seconds without a
+# question (each question starts the count again); then a check walks.
+test_stale_watcher_idle_exit() {
+	local -x SANDBOX_WATCH_IDLE=1
+	local mode=check rc i pids
+	stale_after "unchanged" true || true
+	for i in 1 2 3 4; do
+		sleep 0.5
+		"$(stale_bin)" -v "$scratch/st-stamp" >"$scratch/st.out" || true
+		expect_grep '^up to date \(watcher\)$' "$scratch/st.out" \
+			"asked every 0.5 s, still there after $i x 0.5 s" || return
+	done
+	sleep 2
+	pids="$(watcher_pids "$scratch/st-stamp")"
+	[[ -z "$pids" ]] || fail "the watcher is still there after 2 s without a question: $pids" ||
+		return
+	rc=0
+	"$(stale_bin)" -v "$scratch/st-stamp" >"$scratch/st.out" || rc=$?
+	expect_status 1 "$rc" "the check after its exit" || return
+	if grep -q watcher "$scratch/st.out"; then
+		fail "answered by a watcher that should be gone"
+		return
 	fi
+	rm -f "$scratch/st-stamp"
+}
+
+# A watcher keeps nothing of its caller: "stale STAMP | cat" (the check
+# that leaves it) and "stale -d STAMP | cat" end at once, with another
+# descriptor of the pipe given too; it holds /dev/null, its inotify
+# descriptor and its socket only, in a session of its own, in "/".  A
+# second watcher of the same stamp does not stay.
+test_stale_watcher_holds_nothing() {
+	local mode=walk how t0 t1 pid fd target pids
+	for how in "" -d; do
+		stale_after "unchanged" true || true
+		t0=$EPOCHREALTIME
+		# shellcheck disable=SC2016 # for the inner shell
+		timeout 5 bash -c '"$1" $2 "$3" 9>&1 | cat >/dev/null' _ \
+			"$(stale_bin)" "$how" "$scratch/st-stamp" || true
+		t1=$EPOCHREALTIME
+		diag "stale $how STAMP | cat: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s"
+		awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 2) }' ||
+			fail "stale $how STAMP | cat waited for the watcher" || return
+		wait_watcher "$scratch/st-stamp" || return
+		pid="$(watcher_pids "$scratch/st-stamp")"
+		[[ "$pid" =~ ^[0-9]+$ ]] || fail "not one watcher: '$pid'" || return
+		for fd in "/proc/$pid/fd/"*; do
+			target="$(readlink "$fd")"
+			case "$target" in
+			/dev/null | anon_inode:inotify | socket:*) ;;
+			*) fail "the watcher holds ${fd##*/} -> $target" || return ;;
+			esac
+		done
+		[[ "$(readlink "/proc/$pid/cwd")" == / ]] ||
+			fail "the watcher's directory: $(readlink "/proc/$pid/cwd")" || return
+		[[ "$(ps -o sid= -p "$pid")" -eq "$pid" ]] ||
+			fail "the watcher is not in a session of its own" || return
+		diag "stale $how: watcher $pid holds $(ls "/proc/$pid/fd" | wc -l) descriptors, in /, session $pid"
+		"$(stale_bin)" -d "$scratch/st-stamp" || true
+		sleep 0.5
+		pids="$(watcher_pids "$scratch/st-stamp" | wc -l)"
+		expect_status 1 "$pids" "watchers of one stamp after a second stale -d" || return
+	done
+	rm -f "$scratch/st-stamp"
+}
+
+# Out of inotify watches (or instances), the check walks: exact, silent,
+# and no watcher stays.  The limit is lowered for real, in a user
+# namespace of its own (unshare -r) where the tree's 60 directories need
+# more watches than it has.
+test_stale_falls_back_without_watches() {
+	local -r t="$scratch/fb-tree" st="$scratch/fb-stamp"
+	local limit out pids
+	unshare -Ur true 2>/dev/null || skip "no user namespace to lower the limits in (unshare -Ur)" ||
+		return
+	for limit in "max_inotify_watches 20" "max_inotify_instances 0"; do
+		rm -rf "$t" "$st"
+		mkdir -p "$t"/d{00..59}/sub
+		touch "$t"/d{00..59}/sub/f.c
+		sleep 0.02
+		echo "watch $t" >"$st"
+		sleep 0.02
+		# shellcheck disable=SC2016 # for the inner shell
+		out="$(unshare -Ur bash -c '
+			echo "$4" >"/proc/sys/user/$3" || exit 9
+			"$1" -v "$2"; echo "rc $?"
+			sleep 0.3
+			"$1" -v "$2"; echo "rc $?"
+			echo "/* x */" >>"$5"
+			"$1" -v "$2"; echo "rc $?"' _ "$(stale_bin)" "$st" $limit "$t/d59/sub/f.c" 2>&1)" ||
+			true
+		diag "with $limit: $(printf '%s' "$out" | tr '\n' ' ')"
+		[[ "$out" == "rc 1"$'\n'"rc 1"$'\n'"changed $t/d59/sub/f.c"$'\n'"rc 0" ]] ||
+			fail "with $limit: want up to date twice by walking, then the change" || return
+		pids="$(watcher_pids "$st")"
+		[[ -z "$pids" ]] || fail "with $limit: a watcher stayed: $pids" || return
+	done
+	rm -f "$st"
 }
 
 # A product listed as needed that is missing makes the build stale.
@@ -425,6 +651,21 @@ test_make_all_builds_only_when_stale() {
 		return
 	fi
 	diag "unchanged tree: no build"
+	# Up to date, make all (its check) leaves a watcher, and a caller that
+	# reads make's output to its end does not wait for that watcher.
+	{ echo "watch $t"; echo "need $o/kernel/patched/linux"; } >"$o/.uptodate-patched"
+	sleep 0.02
+	if "$o/host/stale" -w "$o/.uptodate-patched"; then
+		fail "the stand-in tree is stale: make all would build"
+		return
+	fi
+	local t0=$EPOCHREALTIME t1
+	timeout 10 make -s -C "$TOP" O="$o" all KERNEL=patched 2>&1 | cat >"$scratch/mk.out"
+	t1=$EPOCHREALTIME
+	diag "make all | cat, up to date: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 5) }' ||
+		fail "make all | cat waited for the watcher" || return
+	wait_watcher "$o/.uptodate-patched" || return
 	echo "/* edit */" >>"$t/mm/mremap.c"
 	make_n
 	expect_grep "rm -f $o/.uptodate-patched" "$scratch/mk.out" "an edit starts the build" ||
