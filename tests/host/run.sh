@@ -293,19 +293,19 @@ test_stale_watcher_change_while_starting() {
 		(kill -STOP "$BASHPID" && exec "$(stale_bin)" "$st") &
 		pid=$!
 		n=0
-		for _ in {1..20000}; do
+		for _ in {1..50000}; do
 			kill -CONT "$pid" 2>/dev/null
 			kill -STOP "$pid" 2>/dev/null || break
+			# Stopped for real before its watches are counted.
+			for _ in {1..1000}; do
+				read -r _ _ state _ <"/proc/$pid/stat" 2>/dev/null || break
+				[[ "$state" == T ]] && break
+			done
 			if [[ "$(readlink "/proc/$pid/fd/3" 2>/dev/null)" == anon_inode:inotify ]] &&
 				mapfile -t fdinfo <"/proc/$pid/fdinfo/3" 2>/dev/null; then
 				n=$((${#fdinfo[@]} - 4))
 				((n < 20)) || break
 			fi
-		done
-		for _ in {1..100}; do
-			read -r _ _ state _ <"/proc/$pid/stat" 2>/dev/null || break
-			[[ "$state" == T ]] && break
-			sleep 0.01
 		done
 		mapfile -t fdinfo <"/proc/$pid/fdinfo/3" 2>/dev/null || true
 		n=$((${#fdinfo[@]} - 4))
@@ -378,7 +378,7 @@ test_stale_watcher_holds_nothing() {
 		stale_after "unchanged" true || true
 		t0=$EPOCHREALTIME
 		# shellcheck disable=SC2016 # for the inner shell
-		timeout 5 bash -c '"$1" $2 "$3" 9>&1 | cat >/dev/null' _ \
+		bash -c '"$1" $2 "$3" 9>&1 | timeout 5 cat >/dev/null' _ \
 			"$(stale_bin)" "$how" "$scratch/st-stamp" || true
 		t1=$EPOCHREALTIME
 		diag "stale $how STAMP | cat: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s"
@@ -398,7 +398,8 @@ test_stale_watcher_holds_nothing() {
 			fail "the watcher's directory: $(readlink "/proc/$pid/cwd")" || return
 		[[ "$(ps -o sid= -p "$pid")" -eq "$pid" ]] ||
 			fail "the watcher is not in a session of its own" || return
-		diag "stale $how: watcher $pid holds $(ls "/proc/$pid/fd" | wc -l) descriptors, in /, session $pid"
+		local -a fds=("/proc/$pid/fd/"*)
+		diag "stale $how: watcher $pid holds ${#fds[@]} descriptors, in /, session $pid"
 		"$(stale_bin)" -d "$scratch/st-stamp" || true
 		sleep 0.5
 		pids="$(watcher_pids "$scratch/st-stamp" | wc -l)"
@@ -413,10 +414,11 @@ test_stale_watcher_holds_nothing() {
 # more watches than it has.
 test_stale_falls_back_without_watches() {
 	local -r t="$scratch/fb-tree" st="$scratch/fb-stamp"
-	local limit out pids
+	local limit knob value out pids
 	unshare -Ur true 2>/dev/null || skip "no user namespace to lower the limits in (unshare -Ur)" ||
 		return
 	for limit in "max_inotify_watches 20" "max_inotify_instances 0"; do
+		read -r knob value <<<"$limit"
 		rm -rf "$t" "$st"
 		mkdir -p "$t"/d{00..59}/sub
 		touch "$t"/d{00..59}/sub/f.c
@@ -430,7 +432,7 @@ test_stale_falls_back_without_watches() {
 			sleep 0.3
 			"$1" -v "$2"; echo "rc $?"
 			echo "/* x */" >>"$5"
-			"$1" -v "$2"; echo "rc $?"' _ "$(stale_bin)" "$st" $limit "$t/d59/sub/f.c" 2>&1)" ||
+			"$1" -v "$2"; echo "rc $?"' _ "$(stale_bin)" "$st" "$knob" "$value" "$t/d59/sub/f.c" 2>&1)" ||
 			true
 		diag "with $limit: $(printf '%s' "$out" | tr '\n' ' ')"
 		[[ "$out" == "rc 1"$'\n'"rc 1"$'\n'"changed $t/d59/sub/f.c"$'\n'"rc 0" ]] ||
@@ -660,7 +662,7 @@ test_make_all_builds_only_when_stale() {
 		return
 	fi
 	local t0=$EPOCHREALTIME t1
-	timeout 10 make -s -C "$TOP" O="$o" all KERNEL=patched 2>&1 | cat >"$scratch/mk.out"
+	make -s -C "$TOP" O="$o" all KERNEL=patched 2>&1 | timeout 10 cat >"$scratch/mk.out" || true
 	t1=$EPOCHREALTIME
 	diag "make all | cat, up to date: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s"
 	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 5) }' ||
