@@ -29,8 +29,9 @@ Usage: $SELF [--runs N] [--cold] [--no-edit] [--tests PAT] [--only PART]
 Measures, each as median/min/max: boot to init and back (./run-uml.sh --
 true, with and without make's up-to-date check), make check-guest on a
 built kernel, edit-to-verdict (append to mm/mremap.c, rebuild, boot, run
-series/realign) with its build split into compile, vmlinux.o, kallsyms and
-link, and in the guest the mremap latency and page-table work of the
+series/realign) with ld.lld and with ld.bfd, run by run in turn, each
+build split into compile, vmlinux.o, kallsyms and link, and the ratio of
+the two, and in the guest the mremap latency and page-table work of the
 series' scenarios on the base and patched kernels.
 
 Exit codes: 0 done, 1 a measured command failed, 64 usage
@@ -69,6 +70,7 @@ time_cmd() {
 
 declare -a ROWS=()
 declare -a JSON=()
+declare -A MEDIANS=()
 
 record() {
 	local -r name="$1" what="$2"
@@ -76,6 +78,7 @@ record() {
 	local s
 	s="$(stats "$@")"
 	read -r med min max <<<"$s"
+	MEDIANS["$name"]="$med"
 	ROWS+=("| $what | $med | $min | $max | $# |")
 	JSON+=("{\"name\": \"$name\", \"what\": \"$what\", \"median_s\": $med, \"min_s\": $min, \"max_s\": $max, \"runs\": $#}")
 	printf '  %-48s median %7.3f s  (min %.3f, max %.3f, %d runs)\n' "$what" "$med" "$min" "$max" "$#"
@@ -143,45 +146,95 @@ phase_times() {
 		}' "$1"
 }
 
+declare -A SAMPLES=()
+
+# edit_once LD NAME I: edit mm/mremap.c and run make check T=..., the
+# kernel linked by LD (SANDBOX_LD); the times go to SAMPLES[NAME_*].
+edit_once() {
+	local -r ld="$1" name="$2" i="$3" file="$TOP/linux/mm/mremap.c"
+	local -r log="$OUT/build-$name-$i.log"
+	local t0 t1 t2 c v k l
+	# Another linker is a new .config for kbuild: paid here, not timed
+	# (make kernel, since make all's up-to-date check sees no file change).
+	if ! { SANDBOX_LD="$ld" make -s -C "$TOP" kernel &&
+		SANDBOX_LD="$ld" make -s -C "$TOP" all; } >"$OUT/switch.log" 2>&1; then
+		cat "$OUT/switch.log" >&2
+		echo "$SELF: failed: the kernel build with SANDBOX_LD=$ld" >&2
+		return 1
+	fi
+	# New code each time: a comment alone would be a ccache hit
+	# (ccache compares the preprocessed source).
+	echo "static const char bench_edit_${name}_${i}[] __used = \"$RANDOM$RANDOM\";" >>"$file"
+	# The loop as a developer runs it: one make check T=..., whose
+	# kbuild lines (timestamped) split the build from the verdict.
+	t0=$EPOCHREALTIME
+	SANDBOX_LD="$ld" SANDBOX_BUILD_LOG="$log" \
+		make -s -C "$TOP" check T="$edit_tests" >/dev/null 2>&1 || true
+	t2=$EPOCHREALTIME
+	cp -p "$OUT/mremap.c.orig" "$file"
+	t1="$(tail -n 1 "$log" | cut -d' ' -f1)"
+	read -r c v k l < <(phase_times "$log" "$t0")
+	SAMPLES["${name}_total"]+="$(awk -v a="$t0" -v b="$t2" 'BEGIN { print b - a }') "
+	SAMPLES["${name}_build"]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') "
+	SAMPLES["${name}_verdict"]+="$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }') "
+	SAMPLES["${name}_compile"]+="$c " SAMPLES["${name}_vmlinux_o"]+="$v "
+	SAMPLES["${name}_kallsyms"]+="$k " SAMPLES["${name}_link"]+="$l "
+}
+
+# edit_rows NAME WHAT: the rows of edit_once's samples.
+edit_rows() {
+	local -r name="$1" what="$2"
+	local part label
+	local -a v
+	while IFS='|' read -r part label; do
+		read -ra v <<<"${SAMPLES[${name}_$part]}"
+		record "${name}_$part" "$label" "${v[@]}"
+	done <<EOF
+total|edit-to-verdict ($what): edit mm/mremap.c, make check T=$edit_tests
+build|  kernel rebuilt (to kbuild's last line)
+compile|    up-to-date checks, plan, compile (to LD vmlinux.o)
+vmlinux_o|    vmlinux.o and modpost
+kallsyms|    kallsyms passes
+link|    final link
+verdict|  boot and $edit_tests verdict
+EOF
+}
+
+# ratio NAME WHAT NEW OLD: NEW's median over OLD's, a row of its own.
+ratio() {
+	local -r name="$1" what="$2" new="$3" old="$4"
+	local r
+	r="$(awk -v a="${MEDIANS[$new]}" -v b="${MEDIANS[$old]}" 'BEGIN { printf "%.2f", a / b }')"
+	ROWS+=("| $what | ${r}x | | | |")
+	JSON+=("{\"name\": \"$name\", \"what\": \"$what\", \"ratio\": $r}")
+	printf '  %-48s %s x  (median %s s against %s s)\n' "$what" "$r" "${MEDIANS[$new]}" "${MEDIANS[$old]}"
+}
+
+# Edit-to-verdict the default way (ld.lld) and with binutils' ld
+# (SANDBOX_LD=ld), alternating run by run so that both see the same
+# machine, and their ratio.
 bench_edit() {
 	local -r file="$TOP/linux/mm/mremap.c"
 	if ! git -C "$TOP/linux" diff --quiet -- mm/mremap.c; then
 		echo "  (edit-to-verdict skipped: linux/mm/mremap.c has your edits)"
 		return
 	fi
-	local -r n=$((runs / 3 > 3 ? runs / 3 : 3))
-	local i t0 t1 t2 total=() build=() verdict=() comp=() vmo=() ksym=() link=()
+	local -r n=$((runs / 3 > 5 ? runs / 3 : 5))
+	local i
 	cp -p "$file" "$OUT/mremap.c.orig"
-	trap 'cp -p "$OUT/mremap.c.orig" "$file"' EXIT
-	make -s -C "$TOP" all >/dev/null
+	# Restored on any exit, and the kernel left linked the default way.
+	trap 'cp -p "$OUT/mremap.c.orig" "$file"; make -s -C "$TOP" kernel >/dev/null 2>&1' EXIT
 	for ((i = 0; i < n; i++)); do
-		# New code each time: a comment alone would be a ccache hit
-		# (ccache compares the preprocessed source).
-		echo "static const char bench_edit_${i}[] __used = \"$RANDOM$RANDOM\";" >>"$file"
-		# The loop as a developer runs it: one make check T=..., whose
-		# kbuild lines (timestamped) split the build from the verdict.
-		t0=$EPOCHREALTIME
-		SANDBOX_BUILD_LOG="$OUT/build-$i.log" \
-			make -s -C "$TOP" check T="$edit_tests" >/dev/null 2>&1 || true
-		t2=$EPOCHREALTIME
-		t1="$(tail -n 1 "$OUT/build-$i.log" | cut -d' ' -f1)"
-		total+=("$(awk -v a="$t0" -v b="$t2" 'BEGIN { print b - a }')")
-		build+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
-		verdict+=("$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')")
-		read -r c v k l < <(phase_times "$OUT/build-$i.log" "$t0")
-		comp+=("$c") vmo+=("$v") ksym+=("$k") link+=("$l")
-		cp -p "$OUT/mremap.c.orig" "$file"
+		edit_once ld edit_bfd "$i"
+		edit_once ld.lld edit "$i"
 	done
 	trap - EXIT
-	record edit_total "edit-to-verdict: edit mm/mremap.c, make check T=$edit_tests" "${total[@]}"
-	record edit_build "  kernel rebuilt (to kbuild's last line)" "${build[@]}"
-	record edit_compile "    up-to-date checks, plan, compile (to LD vmlinux.o)" "${comp[@]}"
-	record edit_vmlinux_o "    vmlinux.o and modpost" "${vmo[@]}"
-	record edit_kallsyms "    kallsyms passes" "${ksym[@]}"
-	record edit_link "    final link" "${link[@]}"
-	record edit_verdict "  boot and $edit_tests verdict" "${verdict[@]}"
-	# Leave the kernel matching the restored source.
-	make -s -C "$TOP" kernel >/dev/null
+	edit_rows edit "ld.lld, the default"
+	edit_rows edit_bfd "ld.bfd, SANDBOX_LD=ld"
+	ratio edit_ratio "edit-to-verdict, ld.lld over ld.bfd" edit_total edit_bfd_total
+	ratio edit_build_ratio "  kernel rebuilt, ld.lld over ld.bfd" edit_build edit_bfd_build
+	# Leave the kernel matching the restored source, linked the default way.
+	make -s -C "$TOP" kernel >/dev/null && make -s -C "$TOP" all >/dev/null
 }
 
 bench_cold() {
