@@ -617,7 +617,8 @@ static int watch_only_stamp(void)
  */
 static int drain(char *why, size_t size)
 {
-	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[65536]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event *ev;
 	const char *dir;
 	ssize_t n;
@@ -632,8 +633,10 @@ static int drain(char *why, size_t size)
 				return -1;
 			if (*why || ev->mask & IN_IGNORED)
 				continue;
-			/* As the walk: .git and __pycache__ are not looked at,
-			 * their coming and going in a directory is. */
+			/*
+			 * As the walk: .git and __pycache__ are not looked
+			 * at, their coming and going in a directory is.
+			 */
 			if (ev->len && skipped(ev->name) &&
 			    !(ev->mask & (IN_CREATE | IN_DELETE | IN_MOVE)))
 				continue;
@@ -720,9 +723,10 @@ static void serve(void)
 }
 
 /*
- * Leave the caller for good: a session of our own, /dev/null as stdio and no other descriptor than KEEP (the inotify one,
- * moved to 3), so that a pipe the caller reads to its end, a lock or a
- * jobserver is not held open.
+ * Leave the caller for good: a session of our own, /dev/null as stdio
+ * and no other descriptor than KEEP (the inotify one, moved to 3), so
+ * that a pipe the caller reads to its end, a lock or a jobserver is not
+ * held open.  The directory becomes "/" later, once paths are resolved.
  */
 static void detach(int keep)
 {
