@@ -50,7 +50,8 @@ run_guest() {
 
 # Drive an interactive run-uml.sh on a pty (stdin is a terminal, so it
 # boots the shell): each STEP is "send TEXT", "expect REGEX" (in what came
-# since the last expect) or "sleep S".  The transcript goes to
+# after the last expect's text), "interrupt REGEX" (Ctrl-C until REGEX comes) or
+# "sleep S".  The transcript goes to
 # $scratch/NAME.pty; the status is run-uml.sh's, 124 when a step or the end
 # of the run takes longer than PTY_TIMEOUT, 125 when the run ended before
 # an expected text came.
@@ -84,6 +85,11 @@ def read_some(timeout):
     if not data:
         eof = True
         return
+    # Busybox's line editing asks where the cursor is (ESC [ 6 n) after
+    # each prompt and takes what is typed before the answer for one: a
+    # terminal answers at once, and so does this one.
+    for _ in range(data.count(b"\x1b[6n")):
+        os.write(fd, b"\x1b[1;1R")
     log.write(data)
     log.flush()
     seen += data
@@ -113,9 +119,15 @@ for step in steps:
         os.write(fd, arg.encode().decode("unicode_escape").encode())
     elif verb == "sleep":
         time.sleep(float(arg))
-    elif verb == "expect":
+    elif verb in ("expect", "interrupt"):
+        # interrupt: Ctrl-C, again every 3 s until the text comes (the
+        # first may come before the job has started on a loaded host).
         deadline = time.monotonic() + limit
-        while not re.search(arg.encode(), seen):
+        again = 0
+        while not (m := re.search(arg.encode(), seen)):
+            if verb == "interrupt" and time.monotonic() >= again:
+                os.write(fd, b"\x03")
+                again = time.monotonic() + 3
             if eof:
                 os.waitpid(pid, 0)
                 finish(125, "the run ended before /%s/" % arg)
@@ -123,7 +135,8 @@ for step in steps:
                 stop()
                 finish(124, "no /%s/ within %g s" % (arg, limit))
             read_some(0.2)
-        seen = b""
+        # What came after the text is for the next expect.
+        seen = seen[m.end():]
 deadline = time.monotonic() + limit
 while True:
     done, status = os.waitpid(pid, os.WNOHANG)
@@ -266,7 +279,7 @@ test_shell_ctrl_c() {
 		'send set -o | grep monitor\r' 'expect monitor[ \t]+on' 'expect uml:.*# ' \
 		'send sleep 100 &\r' 'expect uml:.*# ' 'send jobs\r' 'expect \[1\]\+ +Running' \
 		'expect uml:.*# ' 'send kill %1\r' 'expect uml:.*# ' \
-		'send sleep 100\r' 'sleep 1' 'send \x03' 'expect uml:.*# ' \
+		'send sleep 100\r' 'sleep 1' 'interrupt uml:.*# ' \
 		'send echo $((6 * 7))alive\r' 'expect 42alive' 'expect uml:.*# ' \
 		'send exit\r' || rc=$?
 	local -r s="$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')"
