@@ -25,7 +25,11 @@
  *
  * A line is executable when the tracefile has a DA record for it; each
  * BRDA record is one branch outcome.  The summary line is
- * "N of M added executable lines, K of L branch outcomes".
+ * "N of M added executable lines, K of L branch outcomes".  The functions
+ * that hold a series line (FN records; lcov 1.x gives no end line, so a
+ * function runs from its FN line to its last DA line before the next
+ * function) are listed with their calls, lines and outcomes: on base, what
+ * the suite runs of the functions the series changes.
  *
  * Exit codes: 0 written, 1 a tracefile or diff could not be read or parsed
  * (the error says which, and where), 64 bad usage.
@@ -68,6 +72,12 @@ struct brda {
 	long ln, block, branch, taken;	/* taken -1: the block never ran ("-") */
 };
 
+/* A function: its first line, its last (0: not known yet) and calls. */
+struct fn {
+	char *name;
+	long start, end, calls;
+};
+
 /* The records of one source file in one tracefile. */
 struct sf {
 	const char *path;
@@ -75,6 +85,8 @@ struct sf {
 	size_t nda;
 	struct brda *br;
 	size_t nbr;
+	struct fn *fn;
+	size_t nfn;
 };
 
 struct info {
@@ -318,6 +330,67 @@ static const char *wanted_path(const char *sf)
 	return NULL;
 }
 
+/*
+ * The line of the "}" in column 0 that ends a function starting at @start
+ * in ROOT/@path (kernel style), or 0 when the source cannot be read.
+ */
+static long source_end(const char *path, long start)
+{
+	char *file, *line = NULL;
+	size_t cap = 0;
+	long ln = 0, end = 0;
+	FILE *f;
+
+	if (!root)
+		return 0;
+	file = xrealloc(NULL, strlen(root) + strlen(path) + 2);
+	sprintf(file, "%s/%s", root, path);
+	f = fopen(file, "r");
+	free(file);
+	if (!f)
+		return 0;
+	while (!end && getline(&line, &cap, f) >= 0)
+		if (++ln > start && line[0] == '}' && (line[1] == '\n' || !line[1]))
+			end = ln;
+	free(line);
+	fclose(f);
+	return end;
+}
+
+/*
+ * Without an end line, a function ends at the "}" in column 0 after its
+ * first line in the built tree's source (-r); without the source, at its
+ * last executable line before the next function's first (a header's
+ * inline functions have lines but often no FN record: only the source
+ * tells where they are).
+ */
+static void fn_extents(struct info *in)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < in->nsf; i++) {
+		struct sf *s = &in->sf[i];
+
+		for (j = 0; j < s->nfn; j++) {
+			struct fn *f = &s->fn[j];
+			long next = -1;
+
+			if (!f->start || f->end)
+				continue;
+			f->end = source_end(s->path, f->start);
+			if (f->end)
+				continue;
+			for (k = 0; k < s->nfn; k++)
+				if (s->fn[k].start > f->start && (next < 0 || s->fn[k].start < next))
+					next = s->fn[k].start;
+			f->end = f->start;
+			for (k = 0; k < s->nda; k++)
+				if (s->da[k].ln > f->end && (next < 0 || s->da[k].ln < next))
+					f->end = s->da[k].ln;
+		}
+	}
+}
+
 static void read_info(const char *file, struct info *in)
 {
 	FILE *f = xopen(file);
@@ -407,13 +480,45 @@ static void read_info(const char *file, struct info *in)
 				if (i == cur->nbr)
 					*PUSH(cur->br, cur->nbr) = (struct brda){ ln, block, branch, taken };
 			}
+		} else if (!strncmp(line, "FN:", 3) || !strncmp(line, "FNDA:", 5)) {
+			int da = line[2] == 'D';
+			const char *rest = line + (da ? 5 : 3);
+			long a, b = 0;
+			int n = 0;
+
+			/* FN:LINE,NAME (lcov 2: FN:LINE,END,NAME); FNDA:COUNT,NAME. */
+			if (!in_record || sscanf(rest, "%ld,%n", &a, &n) != 1 || !n || a < 0 ||
+			    (!da && !a))
+				die("%s:%ld: malformed '%s' (%s inside an SF: record)", file, nr, line,
+				    da ? "FNDA:COUNT,NAME" : "FN:LINE,NAME");
+			if (cur) {
+				const char *name = rest + n;
+				int m = 0;
+				size_t i;
+
+				if (!da && sscanf(name, "%ld,%n", &b, &m) == 1 && m)
+					name += m;
+				if (!*name)
+					die("%s:%ld: '%s' names no function", file, nr, line);
+				for (i = 0; i < cur->nfn && strcmp(cur->fn[i].name, name); i++)
+					;
+				if (i == cur->nfn)
+					*PUSH(cur->fn, cur->nfn) = (struct fn){ xstrdup(name), 0, 0, 0 };
+				if (da) {
+					cur->fn[i].calls += a;
+				} else {
+					cur->fn[i].start = a;
+					cur->fn[i].end = b;
+				}
+			}
 		}
-		/* TN:, FN:, FNDA:, LF:, LH:, ... are not needed. */
+		/* TN:, LF:, LH:, FNF:, FNH:, ... are not needed. */
 	}
 	if (in_record)
 		die("%s: the last record has no end_of_record (truncated?)", file);
 	free(line);
 	fclose(f);
+	fn_extents(in);
 }
 
 static const struct sf *find_sf(const struct info *in, const char *path)
@@ -755,6 +860,103 @@ static void read_all(const char *file, struct diff *d)
 		want_path(d->ops[i].path);
 }
 
+/* A function that holds a series line, and what of it ran. */
+struct rfn {
+	const struct sf *sf;
+	const struct fn *fn;
+	size_t lines, executed, br, br_taken;
+};
+
+static int cmp_rfn(const void *a, const void *b)
+{
+	const struct rfn *x = a, *y = b;
+	int c = strcmp(x->sf->path, y->sf->path);
+
+	return c ? c : (x->fn->start > y->fn->start) - (x->fn->start < y->fn->start);
+}
+
+/* The functions of @in that hold one of the @n lines, sorted by place. */
+static struct rfn *series_functions(const struct info *in, const struct rline *r, size_t n,
+				    size_t *nout)
+{
+	struct rfn *out = NULL;
+	size_t i, j, k, nf = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct sf *s = find_sf(in, r[i].path);
+
+		for (j = 0; s && j < s->nfn; j++) {
+			const struct fn *f = &s->fn[j];
+			struct rfn *o;
+
+			if (!f->start || r[i].ln < f->start || r[i].ln > f->end)
+				continue;
+			for (k = 0; k < nf && out[k].fn != f; k++)
+				;
+			if (k < nf)
+				continue;
+			o = PUSH(out, nf);
+			*o = (struct rfn){ s, f, 0, 0, 0, 0 };
+			for (k = 0; k < s->nda; k++) {
+				if (s->da[k].ln < f->start || s->da[k].ln > f->end)
+					continue;
+				o->lines++;
+				o->executed += s->da[k].count > 0;
+			}
+			for (k = 0; k < s->nbr; k++) {
+				if (s->br[k].ln < f->start || s->br[k].ln > f->end)
+					continue;
+				o->br++;
+				o->br_taken += s->br[k].taken > 0;
+			}
+		}
+	}
+	if (nf)
+		qsort(out, nf, sizeof(*out), cmp_rfn);
+	*nout = nf;
+	return out;
+}
+
+static void md_functions(FILE *f, const struct rfn *fns, size_t n, int base)
+{
+	size_t i;
+
+	fprintf(f, "## The functions the series changes\n\n"
+		"Each function of the %s tree that holds a line the series %s: from its FN record "
+		"to the \"}\" that closes it in the source (without the source: to its last "
+		"executable line before the next function).\n\n",
+		base ? "base" : "patched", base ? "removes or replaces" : "adds or changes");
+	if (!n) {
+		fputs("None: the tracefile has no function (FN:) record around the series' lines.\n\n", f);
+		return;
+	}
+	fputs("| function | file:line | calls | lines executed | branch outcomes taken |\n"
+	      "|---|---|---:|---:|---:|\n", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "| `%s` | %s:%ld | %ld | %zu of %zu | %zu of %zu |\n", fns[i].fn->name,
+			fns[i].sf->path, fns[i].fn->start, fns[i].fn->calls, fns[i].executed,
+			fns[i].lines, fns[i].br_taken, fns[i].br);
+	fputs("\n", f);
+}
+
+static void json_functions(FILE *f, const struct rfn *fns, size_t n)
+{
+	size_t i;
+
+	fputc('[', f);
+	for (i = 0; i < n; i++) {
+		fprintf(f, "%s{\"name\": ", i ? ", " : "");
+		json_str(f, fns[i].fn->name);
+		fputs(", \"file\": ", f);
+		json_str(f, fns[i].sf->path);
+		fprintf(f, ", \"line\": %ld, \"calls\": %ld, \"lines\": %zu, \"executed\": %zu, "
+			"\"branch_outcomes\": %zu, \"branch_outcomes_taken\": %zu}",
+			fns[i].fn->start, fns[i].fn->calls, fns[i].lines, fns[i].executed, fns[i].br,
+			fns[i].br_taken);
+	}
+	fputc(']', f);
+}
+
 int main(int argc, char **argv)
 {
 	const char *series_file = NULL, *sandbox_file = NULL, *kind = "patched";
@@ -764,7 +966,8 @@ int main(int argc, char **argv)
 	size_t ntests = 0, nnotes = 0, i, j;
 	struct diff series, sandbox;
 	struct rline *sr = NULL, *xr = NULL;
-	size_t nsr = 0, nxr = 0, moved = 0;
+	size_t nsr = 0, nxr = 0, moved = 0, nfns;
+	struct rfn *fns;
 	const struct dline *sl;
 	size_t nsl;
 	FILE *md = stdout, *js = NULL;
@@ -863,6 +1066,8 @@ int main(int argc, char **argv)
 	}
 	md_section(md, base ? "The series' lines (replaced by it)" : "The series' lines", &main_in, sr, nsr);
 	md_missed(md, sr, nsr);
+	fns = series_functions(&main_in, sr, nsr, &nfns);
+	md_functions(md, fns, nfns, base);
 
 	/* Per test: what each boot reached, and beyond the idle boot. */
 	if (ntests) {
@@ -950,6 +1155,8 @@ int main(int argc, char **argv)
 		json_totals(js, sr, nsr);
 		fputs(",\n  \"series_lines\": ", js);
 		json_lines(js, &main_in, sr, nsr);
+		fputs(",\n  \"series_functions\": ", js);
+		json_functions(js, fns, nfns);
 		fputs(",\n  \"sandbox\": ", js);
 		verb = "added";
 		json_totals(js, xr, nxr);

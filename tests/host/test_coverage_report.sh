@@ -120,13 +120,42 @@ test_json() {
 # On base the series' lines are its '-' lines: mm/x.c:10 (run 4 times,
 # outcomes 4 and never) and inc/y.h:5 (a declaration).  The sandbox's
 # lines are where its diff puts them: 2 (5), 9 (0), 10 (4).
+# The functions that hold a series line: f (1-7, its last DA before h)
+# and h (12-14); inc/y.h's declaration is in none.
+test_functions() {
+	report_patched || { fail "the report failed"; return; }
+	expect_line '| `f` | mm/x.c:1 | 7 | 3 of 4 | 1 of 2 |' "$scratch/p.md" \
+		"f ends at its last executable line before h" || return
+	expect_line '| `h` | mm/x.c:12 | 3 | 1 of 2 | 2 of 2 |' "$scratch/p.md" "h's row" || return
+	[[ "$(grep -c '^| `' "$scratch/p.md")" -eq 2 ]] ||
+		fail "expected the rows of f and h only: $(grep '^| `' "$scratch/p.md")" || return
+	expect_text '"series_functions": [{"name": "f", "file": "mm/x.c", "line": 1, "calls": 7, "lines": 4, "executed": 3, "branch_outcomes": 2, "branch_outcomes_taken": 1}, {"name": "h",' \
+		"$scratch/p.json" "the functions in the JSON"
+}
+
+# With the source at hand, a function ends at its "}" in column 0: f's at
+# line 6 leaves line 7 (DA 7) to no function.
+test_functions_end_in_source() {
+	mkdir -p "$scratch/tree/mm"
+	printf '%s\n' 'int f(int a)' '{' '	int b = a;' '' '	if (a)' '}' 'x;' '' '' '' '' \
+		'int h(void)' '{' '	return 0;' '}' >"$scratch/tree/mm/x.c"
+	sed "s|/tree/|$scratch/tree/|" "$DATA/patched.info" >"$scratch/src.info"
+	"$TOOL" -r "$scratch/tree" -s "$DATA/series.diff" -m "$scratch/s.md" "$scratch/src.info" ||
+		{ fail "the report failed"; return; }
+	expect_line '| `f` | mm/x.c:1 | 7 | 2 of 3 | 1 of 2 |' "$scratch/s.md" \
+		"f ends at the brace of line 6, not at its last line before h" || return
+	expect_line '| `h` | mm/x.c:12 | 3 | 1 of 2 | 2 of 2 |' "$scratch/s.md" "h's row"
+}
+
 test_base() {
 	"$TOOL" -k base -r /tree -s "$DATA/series.diff" -x "$DATA/sandbox.diff" -m "$scratch/b.md" \
 		"$DATA/base.info" || { fail "the report failed"; return; }
 	expect_line "Summary: 1 of 1 replaced executable lines, 1 of 2 branch outcomes" "$scratch/b.md" \
 		"base: the summary of the replaced lines" || return
 	expect_line "**2 of 3 added executable lines, 1 of 2 branch outcomes** (3 lines in all; 0 not executable: comments, declarations, braces)" \
-		"$scratch/b.md" "base: the sandbox's lines unmapped"
+		"$scratch/b.md" "base: the sandbox's lines unmapped" || return
+	expect_line '| `f_old` | mm/x.c:8 | 4 | 1 of 2 | 1 of 2 |' "$scratch/b.md" \
+		"base: the function the series changes, as it was"
 }
 
 # Bad input: one error line naming the file, exit 1; bad usage 64.
@@ -144,6 +173,10 @@ test_bad_input() {
 	"$TOOL" -s "$scratch/none.diff" "$DATA/patched.info" >/dev/null 2>"$scratch/err" || rc=$?
 	expect_status 1 "$rc" "a diff that does not exist" || return
 	expect_grep 'cannot read .*none.diff' "$scratch/err" "  the error" || return
+	rc=0
+	"$TOOL" -s "$DATA/series.diff" "$DATA/bad-fn.info" >/dev/null 2>"$scratch/err" || rc=$?
+	expect_status 1 "$rc" "an FN record without a name" || return
+	expect_grep "bad-fn.info:3: malformed 'FN:3'" "$scratch/err" "  the error" || return
 	rc=0
 	"$TOOL" "$DATA/patched.info" >/dev/null 2>"$scratch/err" || rc=$?
 	expect_status 64 "$rc" "no -s" || return
