@@ -100,23 +100,33 @@ bench_boot() {
 		mapfile -t v < <(repeat "$runs" "$RUN" --no-build --kernel "$k" -- true)
 		record "boot_$k" "boot to init and back ($k, --no-build)" "${v[@]}"
 	done
-	mapfile -t v < <(repeat "$runs" "$RUN" -- true)
-	record boot_make "./run-uml.sh -- true (with make's up-to-date check)" "${v[@]}"
-	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" all)
-	record make_all_noop "  make all, nothing changed (walks the trees)" "${v[@]}"
+	# make's up-to-date check the default way (the inotify watcher that
+	# a build or a first check leaves answers) and the old way
+	# (SANDBOX_WATCH=0: every check walks the trees), run by run in turn
+	# so that both see the same machine, and their ratios.
+	make -s -C "$TOP" all >/dev/null 2>&1
+	local i
+	local -a chk_watch=() chk_walk=() mk_watch=() mk_walk=() run_watch=() run_walk=()
+	for ((i = 0; i < runs; i++)); do
+		chk_walk+=("$(time_cmd "$BUILD/host/stale" -w "$BUILD/.uptodate-patched")")
+		chk_watch+=("$(time_cmd "$BUILD/host/stale" "$BUILD/.uptodate-patched")")
+		mk_walk+=("$(SANDBOX_WATCH=0 time_cmd make -s -C "$TOP" all)")
+		mk_watch+=("$(time_cmd make -s -C "$TOP" all)")
+		run_walk+=("$(SANDBOX_WATCH=0 time_cmd "$RUN" -- true)")
+		run_watch+=("$(time_cmd "$RUN" -- true)")
+	done
+	record boot_make "./run-uml.sh -- true (make's check: the watcher answers)" "${run_watch[@]}"
+	record boot_walk "./run-uml.sh -- true, SANDBOX_WATCH=0 (make's check walks)" "${run_walk[@]}"
+	ratio boot_ratio "  ./run-uml.sh -- true, watcher over walk" boot_make boot_walk
+	record make_all_noop "  make all, nothing changed (the watcher answers)" "${mk_watch[@]}"
+	record make_all_walk "  make all, nothing changed, SANDBOX_WATCH=0 (walks)" "${mk_walk[@]}"
+	ratio make_all_ratio "  make all, nothing changed, watcher over walk" make_all_noop make_all_walk
+	record stale_watch "    build/host/stale STAMP (the watcher answers)" "${chk_watch[@]}"
+	record stale_walk "    build/host/stale -w STAMP (the walk)" "${chk_walk[@]}"
+	ratio stale_ratio "    the check alone, watcher over walk" stale_watch stale_walk
 	# Paid before every build (not by an up-to-date make) and by make check.
 	mapfile -t v < <(repeat "$runs" "$TOP/scripts/preflight.sh" check)
 	record preflight "  scripts/preflight.sh check (every package of the list)" "${v[@]}"
-	# The opt-in watcher: a build (here: of nothing, the stamp removed)
-	# with SANDBOX_WATCH=1 leaves it behind; make clean or a change ends it.
-	rm -f "$BUILD/.uptodate-patched"
-	SANDBOX_WATCH=1 make -s -C "$TOP" all >/dev/null 2>&1
-	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" all)
-	record make_all_watch "  the same with SANDBOX_WATCH=1's watcher" "${v[@]}"
-	mapfile -t v < <(repeat "$runs" "$RUN" -- true)
-	record boot_watch "./run-uml.sh -- true, with the watcher" "${v[@]}"
-	rm -f "$BUILD/.uptodate-patched"
-	make -s -C "$TOP" all >/dev/null 2>&1
 	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" kernel)
 	record make_noop "make kernel, nothing to do (linux-tree.sh, a walk)" "${v[@]}"
 }
