@@ -159,7 +159,8 @@ help:
 	@echo 'Build:'
 	@echo '  all (default)         - kernel and rootfs'
 	@echo '  kernel                - configure and build the UML kernel, only when stale'
-	@echo '  rootfs                - stage the Busybox guest root with the tests'
+	@echo '  rootfs                - stage the Busybox guest root (/init from rootfs/init.c)'
+	@echo '                          with the tests'
 	@echo '  tests                 - build the guest test programs'
 	@echo
 	@echo 'Run and test:'
@@ -289,6 +290,7 @@ check-host: all
 	$(Q)$(TOP)/tests/host/test_gdb.sh
 	$(Q)$(TOP)/tests/host/test_confine.sh
 	$(Q)$(TOP)/tests/host/test_readonly_root.sh
+	$(Q)$(TOP)/tests/host/test_init.sh
 	$(Q)$(TOP)/tests/host/faults.sh
 	$(Q)$(TOP)/tests/host/bad_input.sh
 

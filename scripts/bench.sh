@@ -23,7 +23,7 @@ Usage: $SELF [--runs N] [--cold] [--no-edit] [--tests PAT] [--only PART]
   --fresh     also time a fresh clone to its first verdict (~10 min)
   --no-edit   skip edit-to-verdict (it edits linux/mm/mremap.c and restores it)
   --tests PAT the guest tests of edit-to-verdict (default series/realign)
-  --only PART run one part: boot, check, edit, cold, fresh or guest (the tables
+  --only PART run one part: boot, init, check, edit, cold, fresh or guest (the tables
               then hold only its rows)
 
 Measures, each as median/min/max: boot to init and back (./run-uml.sh --
@@ -129,6 +129,21 @@ bench_boot() {
 	record preflight "  scripts/preflight.sh check (every package of the list)" "${v[@]}"
 	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" kernel)
 	record make_noop "make kernel, nothing to do (linux-tree.sh, a walk)" "${v[@]}"
+}
+
+# PID 1 the new way (/init, rootfs/init.c) and the old way (init.sh, the
+# shell init kept in the guest, booted with init=/init.sh), run by run in
+# turn so that a change in the machine's load falls on both alike, and the
+# ratio of the medians.
+bench_init() {
+	local i c=() s=()
+	for ((i = 0; i < runs; i++)); do
+		s+=("$(time_cmd "$RUN" --no-build -a init=/init.sh -- true)")
+		c+=("$(time_cmd "$RUN" --no-build -- true)")
+	done
+	record init_shell "boot to init and back, shell init (init.sh)" "${s[@]}"
+	record init_c "boot to init and back, C init (/init)" "${c[@]}"
+	ratio init_ratio "boot to init and back, C init over shell init" init_c init_shell
 }
 
 bench_check() {
@@ -323,6 +338,7 @@ main() {
 		"bench_$only"
 	else
 		bench_boot
+		bench_init
 		bench_check
 		[[ $edit -eq 1 ]] && bench_edit
 		[[ $cold -eq 1 ]] && bench_cold

@@ -6,7 +6,7 @@
 #             and the patched kernel: only the warnings the series adds
 # checkpatch  scripts/checkpatch.pl --strict on every patch of patches/
 # shell       shellcheck on every script (info level and up)
-# c           the host tools and the guest tests with -Wall -Wextra -Werror
+# c           the host tools, the guest tests and /init with -Wall -Wextra -Werror
 # python      pyflakes on the GDB Python
 #
 # Each compile of the series check replays kbuild's own recorded command
@@ -162,7 +162,7 @@ lint_checkpatch() {
 shell_files() {
 	local f
 	for f in "$TOP"/run-uml.sh "$TOP"/.ci/run "$TOP"/scripts/*.sh "$TOP"/tests/host/*.sh \
-		"$TOP"/tests/guest/*.sh "$TOP"/rootfs/init; do
+		"$TOP"/tests/guest/*.sh "$TOP"/rootfs/init.sh; do
 		[[ -f "$f" ]] && printf '%s\n' "$f"
 	done
 }
@@ -189,7 +189,7 @@ lint_c() {
 	local -a files=("$@")
 	local f rc=0 out
 	local -r selftests="$LINUX/tools/testing/selftests"
-	[[ ${#files[@]} -gt 0 ]] || files=("$TOP"/scripts/*.c "$TOP"/tests/guest/*.c)
+	[[ ${#files[@]} -gt 0 ]] || files=("$TOP"/scripts/*.c "$TOP"/tests/guest/*.c "$TOP"/rootfs/*.c)
 	for f in "${files[@]}"; do
 		local -a flags=(-O2 -Wall -Wextra -Werror -fsyntax-only)
 		# The guest tests as tests/Makefile builds them (the harness's

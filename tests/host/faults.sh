@@ -373,7 +373,7 @@ test_build_lock() {
 	flock -n "$d" true || fail "the lock is still held after the command ended"
 }
 
-# Two make all at once on this tree, with something to do (rootfs/init
+# Two make all at once on this tree, with something to do (rootfs/init.c
 # touched): the second waits and says so, both succeed, and the result
 # is up to date and boots.  Skipped when the tree needs a kernel build.
 test_two_makes_take_turns() {
@@ -382,7 +382,7 @@ test_two_makes_take_turns() {
 	[[ -x "$stale" && -f "$stamp" ]] || skip "not built yet (make all)" || return
 	"$stale" "$stamp" >/dev/null 2>&1 || rc=$?
 	[[ $rc -eq 1 ]] || skip "the tree changed since the last make all: would build a kernel" || return
-	touch "$TOP/rootfs/init"
+	touch "$TOP/rootfs/init.c"
 	make -s -C "$TOP" all >"$scratch/m1.out" 2>&1 </dev/null &
 	p1=$!
 	sleep 0.2
