@@ -97,6 +97,18 @@ endif
 ifeq ($(KERNEL),upstream)
   UPTODATE_WATCH += $(SRC)
 endif
+# The linker (SANDBOX_LD, scripts/kernel.sh; ld.lld by default) is no file
+# the build reads: make keeps the choice in one, rewritten by make itself
+# (no program started) only when it changes, so another SANDBOX_LD makes
+# the stamp stale.  Before the first build there is no build directory,
+# and no stamp either.
+UPTODATE_LD := $(BUILD)/.ld-$(KERNEL)
+ifneq ($(wildcard $(BUILD)),)
+  ifneq ($(file <$(UPTODATE_LD)),$(or $(SANDBOX_LD),ld.lld))
+    $(file >$(UPTODATE_LD),$(or $(SANDBOX_LD),ld.lld))
+  endif
+endif
+UPTODATE_WATCH += $(UPTODATE_LD)
 UPTODATE_NEED = $(KDIR)/linux $(ROOTFS)/init $(ROOTFS)/bin/busybox $(HOST_TOOLS)
 # Another tree or extra Kconfig fragments: no stamp, always the real build.
 UPTODATE_OFF := $(LINUX_SRC)$(FRAGMENTS)

@@ -631,6 +631,29 @@ test_rootfs_restaged_exactly() {
 # make all runs the build only when its stamp says so: not for an unchanged
 # tree, and for an edit or a missing product.  A stand-in build directory
 # whose stamp watches a scratch tree; make -n shows what would run.
+# SANDBOX_LD is no file: make writes it to BUILD/.ld-KERNEL, only when it
+# changes, and the stamp watches that file.
+test_linker_choice_is_watched() {
+	local -r o="$scratch/ld"
+	local before
+	mkdir -p "$o"
+	make -s -n -C "$TOP" O="$o" build-all KERNEL=patched >"$scratch/ld.out" 2>&1 || true
+	[[ "$(cat "$o/.ld-patched" 2>/dev/null)" == ld.lld ]] ||
+		fail "no $o/.ld-patched holding ld.lld after make: $(cat "$o/.ld-patched" 2>&1)" || return
+	expect_grep "watch %s.*$o/.ld-patched" "$scratch/ld.out" "the stamp watches the linker's file" ||
+		return
+	before="$(stat -c %Y.%y "$o/.ld-patched")"
+	sleep 0.02
+	make -s -n -C "$TOP" O="$o" build-all KERNEL=patched >/dev/null 2>&1 || true
+	[[ "$(stat -c %Y.%y "$o/.ld-patched")" == "$before" ]] ||
+		fail "make rewrote $o/.ld-patched with the same linker: every stamp would be stale" ||
+		return
+	SANDBOX_LD=ld make -s -n -C "$TOP" O="$o" build-all KERNEL=patched >/dev/null 2>&1 || true
+	[[ "$(cat "$o/.ld-patched")" == ld && "$(stat -c %Y.%y "$o/.ld-patched")" != "$before" ]] ||
+		fail "SANDBOX_LD=ld left $o/.ld-patched as it was: $(cat "$o/.ld-patched")" || return
+	diag "ld.lld, then the same (file untouched), then SANDBOX_LD=ld (rewritten)"
+}
+
 test_make_all_builds_only_when_stale() {
 	local -r o="$scratch/mk" t="$scratch/mk-tree"
 	local p
