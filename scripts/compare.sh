@@ -15,7 +15,7 @@ TOP="$(cd "$(dirname "$0")/.." && pwd)"
 readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly KERNELS=(base patched upstream)
-readonly E_USAGE=64 E_RUN=69 E_DIFF=1
+readonly E_USAGE=64 E_BUILD=70 E_DIFF=1
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 outdir=
@@ -32,8 +32,9 @@ first) and print, per scenario, "ptes/pmds" for each.
   -h       this text
 
 Exit codes: 0 patched and upstream agree on every scenario, $E_DIFF they
-differ (or a scenario is missing on one), $E_USAGE usage, $E_RUN a kernel
-is not built or its guest run failed.
+differ (or a kernel's run printed no scenario), $E_USAGE usage, $E_BUILD a
+kernel is not built, else the exit status of a failed guest run (run-uml.sh's:
+121 a kernel splat, 124 a timeout, 125 no status, ...).
 EOF
 }
 
@@ -62,17 +63,18 @@ done
 run_kernel() {
 	local -r k="$1" out="$2"
 	[[ -x "$BUILD/kernel/$k/linux" ]] ||
-		die "$E_RUN" "the $k kernel is not built ($BUILD/kernel/$k/linux)" \
+		die "$E_BUILD" "the $k kernel is not built ($BUILD/kernel/$k/linux)" \
 			"run 'make all KERNEL=$k' first"
-	if ! "$TOP/run-uml.sh" --no-build -k "$k" -t 300 -- sh -c "$GUEST_SCRIPT" \
-		>"$out.raw" 2>&1; then
-		die "$E_RUN" "the guest run on $k failed (its output: $out.raw)" \
+	local rc=0
+	"$TOP/run-uml.sh" --no-build -k "$k" -t 300 -- sh -c "$GUEST_SCRIPT" >"$out.raw" 2>&1 ||
+		rc=$?
+	[[ $rc -eq 0 ]] ||
+		die "$rc" "the guest run on $k failed with exit status $rc (its output: $out.raw)" \
 			"run '$TOP/run-uml.sh -k $k' to look at it"
-	fi
 	tr -d '\r' <"$out.raw" | grep '^scenario ' |
 		awk '{ for (i = 3; i < NF; i += 2) v[$i] = $(i + 1);
 		       print $2, v["ptes"] "/" v["pmds"]; delete v }' >"$out"
-	[[ -s "$out" ]] || die "$E_RUN" "no scenario line from $k (its output: $out.raw)"
+	[[ -s "$out" ]] || die "$E_DIFF" "no scenario line from $k (its output: $out.raw)"
 }
 
 # print_table DIR: one row per scenario (first seen order), a verdict each.
