@@ -331,30 +331,34 @@ static const char *wanted_path(const char *sf)
 }
 
 /*
- * The line of the "}" in column 0 that ends a function starting at @start
- * in ROOT/@path (kernel style), or 0 when the source cannot be read.
+ * The lines of ROOT/@path that hold a "}" in column 0 (kernel style: the
+ * end of a function), in order, or none when the source cannot be read.
  */
-static long source_end(const char *path, long start)
+static long *source_closers(const char *path, size_t *n)
 {
 	char *file, *line = NULL;
-	size_t cap = 0;
-	long ln = 0, end = 0;
+	size_t cap = 0, nout = 0;
+	long ln = 0, *out = NULL;
 	FILE *f;
 
+	*n = 0;
 	if (!root)
-		return 0;
+		return NULL;
 	file = xrealloc(NULL, strlen(root) + strlen(path) + 2);
 	sprintf(file, "%s/%s", root, path);
 	f = fopen(file, "r");
 	free(file);
 	if (!f)
-		return 0;
-	while (!end && getline(&line, &cap, f) >= 0)
-		if (++ln > start && line[0] == '}' && (line[1] == '\n' || !line[1]))
-			end = ln;
+		return NULL;
+	while (getline(&line, &cap, f) >= 0) {
+		ln++;
+		if (line[0] == '}' && (line[1] == '\n' || !line[1]))
+			*PUSH(out, nout) = ln;
+	}
 	free(line);
 	fclose(f);
-	return end;
+	*n = nout;
+	return out;
 }
 
 /*
@@ -370,6 +374,8 @@ static void fn_extents(struct info *in)
 
 	for (i = 0; i < in->nsf; i++) {
 		struct sf *s = &in->sf[i];
+		size_t nclosers = 0;
+		long *closers = s->nfn ? source_closers(s->path, &nclosers) : NULL;
 
 		for (j = 0; j < s->nfn; j++) {
 			struct fn *f = &s->fn[j];
@@ -377,9 +383,12 @@ static void fn_extents(struct info *in)
 
 			if (!f->start || f->end)
 				continue;
-			f->end = source_end(s->path, f->start);
-			if (f->end)
+			for (k = 0; k < nclosers && closers[k] <= f->start; k++)
+				;
+			if (k < nclosers) {
+				f->end = closers[k];
 				continue;
+			}
 			for (k = 0; k < s->nfn; k++)
 				if (s->fn[k].start > f->start && (next < 0 || s->fn[k].start < next))
 					next = s->fn[k].start;
@@ -388,6 +397,7 @@ static void fn_extents(struct info *in)
 				if (s->da[k].ln > f->end && (next < 0 || s->da[k].ln < next))
 					f->end = s->da[k].ln;
 		}
+		free(closers);
 	}
 }
 
