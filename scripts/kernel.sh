@@ -144,11 +144,22 @@ cmd_config() {
 		cat "$KDIR/.merge.log" >&2
 		die "$E_CONFIG" "merge_config.sh failed (log above)"
 	fi
+	# merge_config.sh's make knows only ARCH: the toolchain's symbols
+	# (LD_IS_LLD, LLD_VERSION) are set with the build's own variables, or
+	# kbuild's syncconfig rewrites .config during the build and the next
+	# build finds it newer than its stamp (no quick path).
+	kmake olddefconfig >>"$KDIR/.merge.log" 2>&1 || {
+		cat "$KDIR/.merge.log" >&2
+		die "$E_CONFIG" "make olddefconfig failed (log above)"
+	}
 	verify_config
 }
 
+# A new fragment, or another linker (SANDBOX_LD: kbuild's configuration
+# holds the toolchain's symbols).
 config_stale() {
 	[[ ! -f "$KDIR/.config" ]] && return 0
+	[[ "$(cat "$LD_STAMP" 2>/dev/null)" == "$KLD" ]] || return 0
 	local f
 	while read -r f; do
 		[[ "$f" -nt "$KDIR/.config" ]] && return 0
