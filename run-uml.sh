@@ -35,8 +35,6 @@ readonly E_USAGE=64 E_BUILD=70 E_NOTEST=72 E_SPLAT=121 E_KILLED=122 E_FLOOD=123 
 # The guest's results line (ttyS1) is this fd of the kernel; the host keeps
 # at most RESULTS_MAX bytes of it (the KTAP of the whole suite is ~100 KB).
 readonly RESULTS_FD=4 RESULTS_MAX=$((16 << 20))
-# The console log's bound (SANDBOX_LOG_LIMIT): a guest that prints without
-# end must not fill the host's disk through build/logs/.
 
 usage() {
 	cat <<EOF
@@ -105,6 +103,8 @@ EOF
 # --- options ------------------------------------------------------------------
 kernel="${KERNEL:-patched}"
 write_limit="${SANDBOX_WRITE_LIMIT:-64M}"
+# The console log's bound: a guest that prints without end must not fill
+# the host's disk through build/logs/.
 log_limit="${SANDBOX_LOG_LIMIT:-64M}"
 timeout=
 mem=512M
