@@ -463,7 +463,10 @@ test_kernel_rebuilt_exactly_when_stale() {
 	printf 'all:\n\techo built >>$(O)/builds\n\tprintf "#!/bin/sh\\n" >$(O)/linux\n\tchmod +x $(O)/linux\n' \
 		>"$src/Makefile"
 	echo "int x;" >"$src/mm/mremap.c"
+	# Configured already, with the linker the build uses (kernel.sh
+	# reconfigures for another one).
 	touch "$kdir/.config"
+	echo "${SANDBOX_LD:-ld.lld}" >"$kdir/.sandbox-ld"
 	kbuild() {
 		SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/kernel.sh" build >/dev/null
 		n="$(wc -l <"$kdir/builds")"
