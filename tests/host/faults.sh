@@ -275,7 +275,9 @@ full_disk_build() {
 	printf 'all:\n\thead -c 2M /dev/zero >$(O)/vmlinux.o\n\tprintf "#!/bin/sh\\n" >$(O)/linux\n\tchmod +x $(O)/linux\n' \
 		>"$src/Makefile"
 	echo "int x;" >"$src/mm/mremap.c"
+	# Configured already, with the linker the build uses.
 	touch "$kdir/.config"
+	echo "${SANDBOX_LD:-ld.lld}" >"$kdir/.sandbox-ld"
 	head -c "$((fs_free - 1024 * 1024))" /dev/zero >"$fs/filler" 2>/dev/null || true
 	local rc=0
 	SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/kernel.sh" build >"$scratch/kfull.out" 2>&1 || rc=$?
