@@ -140,13 +140,21 @@ STALE_WALK := $(if $(filter 0,$(SANDBOX_WATCH)),-w)
 # finds it done.
 BUILD_LOCKED := $(TOP)/scripts/with-lock.sh $(BUILD)
 
-# Not for direct use: the real build behind all, always run.
+# Not for direct use: the real build behind all, always run.  The kernel
+# and the guest (Busybox, the tests, the staged root) need only the source
+# and each other not at all: they build side by side, the guest on the core
+# the kernel's link leaves free, and a cold build fetches and compiles the
+# guest during the kernel's compile.  Both run to their end; either one's
+# failure fails the build.
 PHONY += build-all
 build-all:
 	$(Q)rm -f $(UPTODATE)
 	$(Q)mkdir -p $(BUILD) && { printf 'watch %s\n' $(UPTODATE_WATCH); \
 		printf 'need %s\n' $(UPTODATE_NEED); } >$(UPTODATE).next
-	$(Q)$(MAKE) host-tools kernel rootfs
+	$(Q)$(MAKE) host-tools source
+	$(Q)SANDBOX_SOURCE_DONE=1 $(MAKE) rootfs & guest=$$!; \
+		SANDBOX_SOURCE_DONE=1 $(MAKE) kernel; rc=$$?; \
+		wait $$guest || rc=$$?; exit $$rc
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE).next,mv -f $(UPTODATE).next $(UPTODATE))
 	$(Q)$(if $(UPTODATE_OFF)$(STALE_WALK),,$(BUILD)/host/stale -d $(UPTODATE); true)
 
@@ -241,14 +249,17 @@ reset-linux:
 	$(Q)CONFIRM=$(CONFIRM) $(TOP)/scripts/linux-tree.sh reset
 
 # --- config and build --------------------------------------------------------
+# build-all has run source once for the two (SANDBOX_SOURCE_DONE).
+SOURCE_FIRST := $(if $(SANDBOX_SOURCE_DONE),,source)
+
 PHONY += kernel
-kernel: source
+kernel: $(SOURCE_FIRST)
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE))
 	$(Q)$(TOP)/scripts/kernel.sh build
 
 # --- guest -------------------------------------------------------------------
 PHONY += tests
-tests: source
+tests: $(SOURCE_FIRST)
 	$(Q)$(MAKE) -C $(TOP)/tests OUTPUT=$(TESTS_OUT) KSRC=$(LINUX) USRC=$(UPSTREAM_SRC) all
 
 PHONY += rootfs
