@@ -84,7 +84,31 @@ test_2_source_edit_is_quick_and_exact() {
 	expect_kbuild_idle "the quick rebuild"
 }
 
-test_3_header_edit_is_quick_and_exact() {
+# The kallsyms steps started from the last link's table (patches/sandbox/
+# 0009) give the vmlinux of kbuild's steps, byte for byte: the same objects
+# relinked with every step (SANDBOX_KALLSYMS_REUSE=0), the same build
+# number and date (uname -v), write the same file.
+test_3_kallsyms_from_last_table_is_exact() {
+	local -r when="Wed Dec  2 00:00:00 UTC 2026"
+	echo "static const char ${PROBE}_k[] __used = \"$RANDOM\";" >>"$SRC/mm/mremap.c"
+	KBUILD_BUILD_VERSION=4242 KBUILD_BUILD_TIMESTAMP="$when" SANDBOX_BUILD_LOG="$scratch/reuse.log" \
+		build "another edit of mm/mremap.c" || return
+	expect_grep ' REUSE ' "$scratch/reuse.log" "the kallsyms steps started from the last table" ||
+		return
+	cp "$KDIR/vmlinux" "$scratch/vmlinux.reuse"
+	# The same source, newer: the same object again, and the link.
+	touch "$SRC/mm/mremap.c"
+	KBUILD_BUILD_VERSION=4242 KBUILD_BUILD_TIMESTAMP="$when" SANDBOX_BUILD_LOG="$scratch/steps.log" \
+		SANDBOX_KALLSYMS_REUSE=0 build "the same source, every kallsyms step" || return
+	expect_grep ' LD +\.tmp_vmlinux\.kallsyms1$' "$scratch/steps.log" "kallsyms step 1 ran" || return
+	if ! cmp -s "$KDIR/vmlinux" "$scratch/vmlinux.reuse"; then
+		fail "vmlinux differs between the two relinks ($(cmp "$KDIR/vmlinux" "$scratch/vmlinux.reuse" 2>&1 | head -n 1))"
+		return
+	fi
+	diag "the two relinks wrote the same vmlinux ($(stat -c %s "$KDIR/vmlinux") bytes)"
+}
+
+test_4_header_edit_is_quick_and_exact() {
 	echo "static const char ${PROBE}_h[] __used = \"$RANDOM\";" >>"$SRC/include/linux/ksm.h"
 	build "an edit of include/linux/ksm.h" || return
 	expect_grep '\(quick: [2-9][0-9]* object' "$scratch/build.out" \
@@ -93,7 +117,7 @@ test_3_header_edit_is_quick_and_exact() {
 	expect_kbuild_idle "the quick rebuild of a header's readers"
 }
 
-test_4_compile_error_fails_and_leaves_no_object() {
+test_5_compile_error_fails_and_leaves_no_object() {
 	local rc=0
 	cp "$KDIR/.sandbox-built" "$scratch/stamp"
 	echo "#error ${PROBE}_error" >>"$SRC/mm/mremap.c"
@@ -109,7 +133,7 @@ test_4_compile_error_fails_and_leaves_no_object() {
 	expect_probe "${PROBE}_c"
 }
 
-test_5_makefile_edit_runs_kbuild() {
+test_6_makefile_edit_runs_kbuild() {
 	echo "# ${PROBE}" >>"$SRC/mm/Makefile"
 	KBUILD_VERBOSE=0 build "an edit of mm/Makefile" || return
 	if grep -q 'quick:' "$scratch/build.out"; then
@@ -120,7 +144,7 @@ test_5_makefile_edit_runs_kbuild() {
 	expect_kbuild_idle "kbuild's own build"
 }
 
-test_6_restored_tree_is_exact() {
+test_7_restored_tree_is_exact() {
 	git -C "$SRC" checkout -q -- .
 	build "every edit undone" || return
 	nm "$KDIR/vmlinux" >"$scratch/nm"
