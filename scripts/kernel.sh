@@ -399,12 +399,10 @@ quick_build() {
 	# if vmlinux.o were already new (-W, which make does not pass down).
 	# Both must succeed; vmlinux must end no older than vmlinux.o, as
 	# kbuild would leave them.
-	# Only vmlinux is waited for: the checks take the cycles its link
-	# leaves (nice), not half of them.
 	local modpost_pid link_rc=0 modpost_rc=0
 	{
-		in_kbuild_env nice make -f "$SRC/scripts/Makefile.vmlinux_o" &&
-			in_kbuild_env nice make -f "$SRC/scripts/Makefile.modpost"
+		in_kbuild_env make -f "$SRC/scripts/Makefile.vmlinux_o" &&
+			in_kbuild_env make -f "$SRC/scripts/Makefile.modpost"
 	} &
 	modpost_pid=$!
 	# The kallsyms steps start from the last link's table (6.1's
