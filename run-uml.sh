@@ -220,7 +220,7 @@ exec_gdb() {
 		opts+=(--append "$a")
 	done
 	if [[ $test_mode -eq 1 ]]; then
-		cmd=(/tests/run_tests.sh ${test_pattern:+"$test_pattern"})
+		cmd=(/tests/run_tests ${test_pattern:+"$test_pattern"})
 	fi
 	if [[ ${#cmd[@]} -gt 0 ]]; then
 		opts+=(-- "${cmd[@]}")
@@ -468,9 +468,9 @@ main() {
 	local id
 	printf -v id '%(%Y%m%d-%H%M%S)T-%s-%s' -1 "$$" "$RANDOM"
 	if [[ $list_tests -eq 1 ]]; then
-		cmd=(/tests/run_tests.sh --list ${test_pattern:+"$test_pattern"})
+		cmd=(/tests/run_tests --list ${test_pattern:+"$test_pattern"})
 	elif [[ $test_mode -eq 1 ]]; then
-		cmd=(/tests/run_tests.sh -o /dev/ttyS1 ${test_pattern:+"$test_pattern"})
+		cmd=(/tests/run_tests -o /dev/ttyS1 ${test_pattern:+"$test_pattern"})
 	fi
 	resolve_kernel
 	log="$BUILD/logs/$id.log"

@@ -10,7 +10,7 @@
  * warns in move_normal_pmd().  With the series the move is realigned to the
  * PMD boundary first and no page table is left behind.  So on the base
  * kernel (with the sandbox's arch/um support for PMD moves) this test fails
- * with the warning, by design; run_tests.sh reports that as XFAIL there.
+ * with the warning, by design; run_tests reports that as XFAIL there.
  *
  * The shift is made deterministic with the sandbox's debugfs knob
  * /sys/kernel/debug/exec_stack_shift.  "--stress N" leaves it alone and

@@ -4,7 +4,7 @@
  *
  * This test is about behaviour the series changes: without it, a mutually
  * aligned move that starts inside a PMD moves its first part PTE by PTE, so
- * the "realigns" cases fail on the base kernel by design (run_tests.sh
+ * the "realigns" cases fail on the base kernel by design (run_tests
  * reports that as XFAIL there).  The "keeps" cases must hold on both.
  *
  * The page-table work is read from the sandbox's debugfs counters

@@ -5,7 +5,7 @@
 # Usage: tests/host/test_readonly_root.sh [PATTERN]   (runs the test_* functions matching it)
 # Needs a built kernel and rootfs (make all); prints KTAP.
 #
-# As guest root, the tests append to /init and /tests/run_tests.sh, write
+# As guest root, the tests append to /init and /tests/run_tests, write
 # into /root, write 50 MB, write until ENOSPC wherever the guest can, and
 # remount or mount the root again to write it.  Then the host checks that
 # the staged root (build/rootfs) is byte for byte what it was (a manifest
@@ -87,7 +87,7 @@ test_hostile_writes_do_not_persist() {
 	before="$(free_kb)"
 	run_guest hw -t 120 -- sh -c "
 		echo '# $mark' >>/init; echo \"init: \$?\"
-		echo '# $mark' >>/tests/run_tests.sh; echo \"run_tests: \$?\"
+		echo '# $mark' >>/tests/run_tests; echo \"run_tests: \$?\"
 		echo $mark >/root/x; echo \"root: \$?\"
 		dd if=/dev/zero of=/root/big bs=1M count=50 2>/dev/null; echo \"dd: \$?\"
 		echo \"root fs: \$(stat -f -c %T /root)\"
@@ -96,7 +96,7 @@ test_hostile_writes_do_not_persist() {
 	expect_status 3 "$rc" "the hostile command's own status" || return
 	grep -qx 'init: 0' "$scratch/hw.out" && diag "the guest could append to /init (in memory?)"
 	expect_root_unchanged "$scratch/manifest.before" "after the hostile run" || return
-	if grep -rqF -- "$mark" "$ROOTFS/init" "$ROOTFS/tests/run_tests.sh" "$ROOTFS/root" \
+	if grep -rqF -- "$mark" "$ROOTFS/init" "$ROOTFS/tests/run_tests" "$ROOTFS/root" \
 		"$scratch/hw.tmp" 2>/dev/null; then
 		fail "the guest's writes are on the host"
 		return
@@ -115,7 +115,7 @@ test_hostile_writes_do_not_persist() {
 	# The next boot runs the staged /init and sees an empty /root.
 	rc=0
 	run_guest next -t 60 -- sh -c "
-		n=\$(grep -l '$mark' /init /tests/run_tests.sh | wc -l)
+		n=\$(grep -l '$mark' /init /tests/run_tests | wc -l)
 		echo \"appended files: \$n, in /root: \$(ls -A /root | wc -l)\"" || rc=$?
 	sed 's/^/# next run: /' "$scratch/next.out"
 	expect_status 0 "$rc" "the next run" || return
