@@ -153,6 +153,8 @@ build-all:
 		printf 'need %s\n' $(UPTODATE_NEED); } >$(UPTODATE).next
 	$(Q)$(MAKE) host-tools source
 	$(Q)SANDBOX_SOURCE_DONE=1 $(MAKE) rootfs & guest=$$!; \
+		trap 'kill $$guest 2>/dev/null; wait; exit 130' INT; \
+		trap 'kill $$guest 2>/dev/null; wait; exit 143' TERM; \
 		SANDBOX_SOURCE_DONE=1 $(MAKE) kernel; rc=$$?; \
 		wait $$guest || rc=$$?; exit $$rc
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE).next,mv -f $(UPTODATE).next $(UPTODATE))
@@ -297,12 +299,36 @@ endif
 
 # T=pattern is the edit-compile-test loop: rebuild what changed, run the
 # matching guest tests, nothing else (no host tests, no base kernel).
+#
+# Without T, two at a time, one per core: the host tests, and beside them
+# check-ab, check-upstream and lint; then check-quick-build, and beside it
+# the guest suite.  check-quick-build edits and rebuilds the base kernel,
+# which the first three boot or build from, so it comes after them.  What
+# runs beside goes to a log, shown whole when the other one ends.
 PHONY += check check-host check-guest check-ab
 ifeq ($(T),)
-check: check-host check-guest $(if $(filter patched,$(KERNEL)),check-ab check-upstream check-quick-build lint)
+ifeq ($(KERNEL),patched)
+check: all
+	$(Q)$(call beside,check-host,check-ab check-upstream lint,check-suites)
+	$(Q)$(call beside,check-quick-build,check-guest,check-guest)
+else
+check: all
+	$(Q)$(call beside,check-host,check-guest,check-guest)
+endif
 else
 check: check-guest
 endif
+
+# $(call beside,GOAL,GOALS,NAME): make GOAL, and GOALS beside it (their
+# output in $(BUILD)/logs/NAME.log, printed after GOAL's); fails when either
+# did, once both have ended.  Ctrl-C stops both.
+beside = log=$(BUILD)/logs/$(3).log; mkdir -p $(BUILD)/logs; \
+	echo "  CHECK   $(2): beside $(1), shown after it ($$log)"; \
+	$(MAKE) $(2) >$$log 2>&1 & bg=$$!; \
+	trap 'kill $$bg 2>/dev/null; wait; exit 130' INT; \
+	trap 'kill $$bg 2>/dev/null; wait; exit 143' TERM; \
+	$(MAKE) $(1); rc=$$?; \
+	wait $$bg || rc=1; cat $$log; exit $$rc
 
 check-host: all
 	$(Q)$(PREFLIGHT) check

@@ -29,9 +29,9 @@ Usage: $SELF [--runs N] [--cold] [--no-edit] [--tests PAT] [--only PART]
 Measures, each as median/min/max: boot to init and back (./run-uml.sh --
 true, with and without make's up-to-date check), make check-guest on a
 built kernel, edit-to-verdict (append to mm/mremap.c, rebuild, boot, run
-series/realign) with ld.lld and with ld.bfd, run by run in turn, each
-build split into compile, vmlinux.o, kallsyms and link, and the ratio of
-the two, and in the guest the mremap latency and page-table work of the
+series/realign) with ld.lld, with ld.bfd and with every kallsyms step,
+run by run in turn, each build split into compile, vmlinux.o, kallsyms
+and link, and the ratios, and in the guest the mremap latency and page-table work of the
 series' scenarios on the base and patched kernels.
 
 Exit codes: 0 done, 1 a measured command failed, 64 usage
@@ -173,10 +173,12 @@ phase_times() {
 
 declare -A SAMPLES=()
 
-# edit_once LD NAME I: edit mm/mremap.c and run make check T=..., the
-# kernel linked by LD (SANDBOX_LD); the times go to SAMPLES[NAME_*].
+# edit_once LD NAME I [REUSE]: edit mm/mremap.c and run make check T=...,
+# the kernel linked by LD (SANDBOX_LD), its kallsyms steps from the last
+# table unless REUSE is 0 (SANDBOX_KALLSYMS_REUSE); the times go to
+# SAMPLES[NAME_*].
 edit_once() {
-	local -r ld="$1" name="$2" i="$3" file="$TOP/linux/mm/mremap.c"
+	local -r ld="$1" name="$2" i="$3" reuse="${4:-1}" file="$TOP/linux/mm/mremap.c"
 	local -r log="$OUT/build-$name-$i.log"
 	local t0 t1 t2 c v k l
 	# Another linker is a new .config for kbuild: paid here, not timed
@@ -192,7 +194,7 @@ edit_once() {
 	# The loop as a developer runs it: one make check T=..., whose
 	# kbuild lines (timestamped) split the build from the verdict.
 	t0=$EPOCHREALTIME
-	SANDBOX_LD="$ld" SANDBOX_BUILD_LOG="$log" \
+	SANDBOX_LD="$ld" SANDBOX_KALLSYMS_REUSE="$reuse" SANDBOX_BUILD_LOG="$log" \
 		make -s -C "$TOP" check T="$edit_tests" >/dev/null 2>&1 || true
 	t2=$EPOCHREALTIME
 	cp -p "$OUT/mremap.c.orig" "$file"
@@ -234,9 +236,10 @@ ratio() {
 	printf '  %-48s %s x  (median %s s against %s s)\n' "$what" "$r" "${MEDIANS[$new]}" "${MEDIANS[$old]}"
 }
 
-# Edit-to-verdict the default way (ld.lld) and with binutils' ld
-# (SANDBOX_LD=ld), alternating run by run so that both see the same
-# machine, and their ratio.
+# Edit-to-verdict the default way (ld.lld, kallsyms from the last table),
+# with binutils' ld (SANDBOX_LD=ld) and with every kallsyms step
+# (SANDBOX_KALLSYMS_REUSE=0), run by run in turn so that all see the same
+# machine, and the ratios.
 bench_edit() {
 	local -r file="$TOP/linux/mm/mremap.c"
 	if ! git -C "$TOP/linux" diff --quiet -- mm/mremap.c; then
@@ -250,13 +253,17 @@ bench_edit() {
 	trap 'cp -p "$OUT/mremap.c.orig" "$file"; make -s -C "$TOP" all >/dev/null 2>&1' EXIT
 	for ((i = 0; i < n; i++)); do
 		edit_once ld edit_bfd "$i"
+		edit_once ld.lld edit_steps "$i" 0
 		edit_once ld.lld edit "$i"
 	done
 	trap - EXIT
 	edit_rows edit "ld.lld, the default"
 	edit_rows edit_bfd "ld.bfd, SANDBOX_LD=ld"
+	edit_rows edit_steps "ld.lld, every kallsyms step, SANDBOX_KALLSYMS_REUSE=0"
 	ratio edit_ratio "edit-to-verdict, ld.lld over ld.bfd" edit_total edit_bfd_total
 	ratio edit_build_ratio "  kernel rebuilt, ld.lld over ld.bfd" edit_build edit_bfd_build
+	ratio edit_steps_ratio "edit-to-verdict, kallsyms from the last table over every step" \
+		edit_total edit_steps_total
 	# Leave the kernel matching the restored source, linked the default way.
 	make -s -C "$TOP" all >/dev/null
 }
