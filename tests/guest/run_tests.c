@@ -220,32 +220,60 @@ static bool is_splat(const char *line)
 	return !regexec(&splat_re, line, 0, NULL, 0);
 }
 
-/* Count the splat lines of @log; with @show, print @max lines of it from each. */
-static int splats(char *log, const char *header, int context, int max)
+/* The next line of *@p into @buf (cut at @len - 1 bytes), or NULL at the end. */
+static char *next_line(const char **p, char *buf, size_t len)
 {
-	char *line, *save = NULL;
-	int count = 0, shown = 0, after = -1;
+	const char *s = *p, *e = strchrnul(s, '\n');
+	size_t n = e - s;
 
-	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (is_splat(line)) {
-			count++;
-			if (header && !shown)
-				emit("%s", header);
-			if (after < 0 && shown && context)
-				if (shown < max) {
-					emit("#   --");
-					shown++;
-				}
-			after = context;
-		} else if (after >= 0) {
-			after--;
-		}
-		if (header && after >= 0 && shown < max) {
-			emit("#   %s", trim(line));
-			shown++;
-		}
-	}
+	if (!*s)
+		return NULL;
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	*p = *e ? e + 1 : e;
+	return buf;
+}
+
+/* The number of lines of @log that are splats. */
+static int count_splats(const char *log)
+{
+	char line[4096];
+	int count = 0;
+
+	while (next_line(&log, line, sizeof(line)))
+		count += is_splat(line);
 	return count;
+}
+
+/*
+ * Print @header, then at most @max lines of @log, trimmed: with @context >= 0
+ * each splat line and the @context lines after it, groups apart by "--"
+ * (grep -A); with @context < 0 every line from the first (head -n).
+ */
+static void show_log(const char *log, const char *header, int context, int max)
+{
+	char line[4096];
+	int shown = 0, after = -1;
+
+	emit("%s", header);
+	while (shown < max && next_line(&log, line, sizeof(line))) {
+		if (context >= 0) {
+			if (is_splat(line)) {
+				if (after < 0 && shown) {
+					emit("#   --");
+					if (++shown == max)
+						break;
+				}
+				after = context;
+			} else if (after-- <= 0) {
+				continue;
+			}
+		}
+		emit("#   %s", trim(line));
+		shown++;
+	}
 }
 
 static double now(void)
@@ -398,7 +426,9 @@ int main(int argc, char **argv)
 	emit("KTAP version 1");
 	emit("1..%d", ntests);
 	/* Splats already in the log (from boot) are nobody's XFAIL. */
-	unexpected = splats(read_klog(false), "# kernel splat before the first test:", 20, 40);
+	unexpected = count_splats(read_klog(false));
+	if (unexpected)
+		show_log(klog, "# kernel splat before the first test:", 20, 40);
 	/* Each test's kernel messages: the log is cleared after each. */
 	klogctl(5, NULL, 0);	/* CLEAR */
 	for (n = 1; n <= ntests; n++) {
@@ -417,23 +447,11 @@ int main(int argc, char **argv)
 		status = run(t);
 		cs = (int)((now() - start) * 100);
 		emit("# %s: exit %d in %d.%02d s", t->name, status, cs / 100, cs % 100);
-		snprintf(header, sizeof(header), "# %s: kernel splat in the log:", t->name);
-		read_klog(true);
-		{
-			/* The first 60 lines of the log when it has a splat. */
-			char *copy = strdup(klog);
-
-			splat = splats(copy, NULL, 0, 0);
-			free(copy);
-			if (splat) {
-				char *line, *save = NULL;
-				int shown = 0;
-
-				emit("%s", header);
-				for (line = strtok_r(klog, "\n", &save); line && shown < 60;
-				     line = strtok_r(NULL, "\n", &save), shown++)
-					emit("#   %s", trim(line));
-			}
+		/* The first 60 lines of the test's log when it has a splat. */
+		splat = count_splats(read_klog(true));
+		if (splat) {
+			snprintf(header, sizeof(header), "# %s: kernel splat in the log:", t->name);
+			show_log(klog, header, -1, 60);
 		}
 		if (status == 137) {
 			result = "not ok";
