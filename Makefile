@@ -152,11 +152,7 @@ build-all:
 	$(Q)mkdir -p $(BUILD) && { printf 'watch %s\n' $(UPTODATE_WATCH); \
 		printf 'need %s\n' $(UPTODATE_NEED); } >$(UPTODATE).next
 	$(Q)$(MAKE) host-tools source
-	$(Q)SANDBOX_SOURCE_DONE=1 $(MAKE) rootfs & guest=$$!; \
-		trap 'kill $$guest 2>/dev/null; wait; exit 130' INT; \
-		trap 'kill $$guest 2>/dev/null; wait; exit 143' TERM; \
-		SANDBOX_SOURCE_DONE=1 $(MAKE) kernel; rc=$$?; \
-		wait $$guest || rc=$$?; exit $$rc
+	$(Q)export SANDBOX_SOURCE_DONE=1; $(call beside,kernel,rootfs)
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE).next,mv -f $(UPTODATE).next $(UPTODATE))
 	$(Q)$(if $(UPTODATE_OFF)$(STALE_WALK),,$(BUILD)/host/stale -d $(UPTODATE); true)
 
@@ -319,16 +315,17 @@ else
 check: check-guest
 endif
 
-# $(call beside,GOAL,GOALS,NAME): make GOAL, and GOALS beside it (their
-# output in $(BUILD)/logs/NAME.log, printed after GOAL's); fails when either
-# did, once both have ended.  Ctrl-C stops both.
-beside = log=$(BUILD)/logs/$(3).log; mkdir -p $(BUILD)/logs; \
-	echo "  CHECK   $(2): beside $(1), shown after it ($$log)"; \
-	$(MAKE) $(2) >$$log 2>&1 & bg=$$!; \
+# $(call beside,GOAL,GOALS[,NAME]): make GOAL, and GOALS beside it (with
+# NAME, their output goes to $(BUILD)/logs/NAME.log, printed after GOAL's);
+# fails when either did, once both have ended.  Ctrl-C stops both: a shell
+# without job control starts a background job with SIGINT ignored.
+beside = $(if $(3),log=$(BUILD)/logs/$(3).log; mkdir -p $(BUILD)/logs; \
+	echo "  CHECK   $(2): beside $(1) (shown after it: $$log)";) \
+	$(MAKE) $(2) $(if $(3),>$$log 2>&1) & bg=$$!; \
 	trap 'kill $$bg 2>/dev/null; wait; exit 130' INT; \
 	trap 'kill $$bg 2>/dev/null; wait; exit 143' TERM; \
 	$(MAKE) $(1); rc=$$?; \
-	wait $$bg || rc=1; cat $$log; exit $$rc
+	wait $$bg || rc=$$?; $(if $(3),cat $$log;) exit $$rc
 
 check-host: all
 	$(Q)$(PREFLIGHT) check
