@@ -31,8 +31,8 @@ true, with and without make's up-to-date check), make check-guest on a
 built kernel, edit-to-verdict (append to mm/mremap.c, rebuild, boot, run
 series/realign) with ld.lld, with ld.bfd and with every kallsyms step,
 run by run in turn, each build split into compile, vmlinux.o, kallsyms
-and link, and the ratios, and in the guest the mremap latency and page-table work of the
-series' scenarios on the base and patched kernels.
+and link, and the ratios, and in the guest the mremap latency and
+page-table work of the series' scenarios on the base and patched kernels.
 
 Exit codes: 0 done, 1 a measured command failed, 64 usage
 EOF
