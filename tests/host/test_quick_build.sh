@@ -87,10 +87,13 @@ test_2_source_edit_is_quick_and_exact() {
 # The kallsyms steps started from the last link's table (patches/sandbox/
 # 0009) give the vmlinux of kbuild's steps, byte for byte: the same objects
 # relinked with every step (SANDBOX_KALLSYMS_REUSE=0), the same build
-# number and date (uname -v), write the same file.
+# number and date (uname -v), write the same file.  The edit moves the
+# code after it by 64 bytes and adds no name: the last table has the size
+# of the new one and stale addresses, which the relink must not keep.
 test_3_kallsyms_from_last_table_is_exact() {
 	local -r when="Wed Dec  2 00:00:00 UTC 2026"
-	echo "static const char ${PROBE}_k[] __used = \"$RANDOM\";" >>"$SRC/mm/mremap.c"
+	printf '%s\n' "static const char ${PROBE}_k[] __used = \"$RANDOM\";" \
+		'asm(".pushsection .text; .skip 64, 0xcc; .popsection");' >>"$SRC/mm/mremap.c"
 	KBUILD_BUILD_VERSION=4242 KBUILD_BUILD_TIMESTAMP="$when" SANDBOX_BUILD_LOG="$scratch/reuse.log" \
 		build "another edit of mm/mremap.c" || return
 	expect_grep ' REUSE ' "$scratch/reuse.log" "the kallsyms steps started from the last table" ||
