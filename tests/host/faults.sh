@@ -36,16 +36,19 @@ setup_import() {
 	mkdir -p "$fake/dl"
 }
 
-# tree ARGS...: linux-tree.sh on the stand-in, stubs first in PATH.
+# tree ARGS...: linux-tree.sh on the stand-in, stubs first in PATH.  With
+# TREE_EXEC=1 it replaces the shell (see interrupt_tree).
 tree() {
 	PATH="$fake/bin:$PATH" FAKE_DEB="$fake/good.deb" FAKE_PAUSED="$fake/paused" \
 		LINUX="$fake/linux" PATCHES="$fake/patches" DL="$fake/dl" \
-		LINUX_DEB_VERSION="$FAKE_VERSION" "$TREE" "$@"
+		LINUX_DEB_VERSION="$FAKE_VERSION" ${TREE_EXEC:+exec} "$TREE" "$@"
 }
 
 # interrupt_tree SIGNAL OUT ARGS...: run tree ARGS in its own process group,
 # wait until a stub pauses, send SIGNAL to the group (as Ctrl-C does), and
-# return the exit status.
+# return linux-tree.sh's exit status once nothing of the group is left.
+# linux-tree.sh is the group's leader itself (exec): a wrapper shell would
+# die of SIGTERM at once and report 143 while linux-tree.sh still cleans up.
 interrupt_tree() {
 	local -r sig="$1" out="$2"
 	shift 2
@@ -54,7 +57,7 @@ interrupt_tree() {
 	# Job control: its own process group, and SIGINT not ignored (a
 	# script's background jobs ignore it, and bash cannot trap it then).
 	set -m
-	bash -c "$(declare -f tree); fake='$fake' FAKE_VERSION='$FAKE_VERSION' TREE='$TREE'; tree $*" \
+	TREE_EXEC=1 bash -c "$(declare -f tree); fake='$fake' FAKE_VERSION='$FAKE_VERSION' TREE='$TREE'; tree $*" \
 		>"$out" 2>&1 &
 	pid=$!
 	set +m
@@ -65,7 +68,13 @@ interrupt_tree() {
 	[[ -e "$fake/paused" ]] || { kill -KILL -- "-$pid" 2>/dev/null; fail "the stub never paused"; return 1; }
 	kill "-$sig" -- "-$pid"
 	wait "$pid" || rc=$?
-	return "$rc"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 -- "-$pid" 2>/dev/null || return "$rc"
+		sleep 0.05
+	done
+	kill -KILL -- "-$pid" 2>/dev/null
+	fail "processes of the interrupted run were still there 5 s after it exited"
+	return 1
 }
 
 # tree_state: what must survive an interrupted run, byte for byte.
