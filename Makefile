@@ -145,10 +145,12 @@ BUILD_LOCKED := $(TOP)/scripts/with-lock.sh $(BUILD)
 # and each other not at all: they build side by side, the guest on the core
 # the kernel's link leaves free, and a cold build fetches and compiles the
 # guest during the kernel's compile.  Both run to their end; either one's
-# failure fails the build.
+# failure fails the build.  The last stamp stays until the new one
+# replaces it: it is older than the change that started this build, so it
+# still says stale, and its watcher lists the kernel's changes
+# (SANDBOX_STALE_ASK, scripts/kernel.sh).
 PHONY += build-all
 build-all:
-	$(Q)rm -f $(UPTODATE)
 	$(Q)mkdir -p $(BUILD) && { printf 'watch %s\n' $(UPTODATE_WATCH); \
 		printf 'need %s\n' $(UPTODATE_NEED); } >$(UPTODATE).next
 	$(Q)$(MAKE) host-tools source
@@ -222,15 +224,25 @@ help:
 	@echo '  make LINUX_SRC=dir    - build your own kernel tree instead of linux/'
 
 # --- source ------------------------------------------------------------------
-# linux/ is checked on every run: the script is cheap when nothing changed and
-# it alone knows whether re-applying would lose the user's work.
+# linux/ is checked on every build: the script alone knows whether
+# re-applying would lose the user's work.  With the digest of patches/ it
+# applied last, it has nothing to do (0.1 s to find out, on the path of
+# every edit): a stamp (build/host/stale, as for make all) tells that in
+# ~2 ms.  It watches what that answer rests on: patches/, the scripts and
+# linux/'s record of what it applied (digest, head, keep), and names the pin.
+PREPARED := $(BUILD)/.prepared-$(LINUX_DEB_VERSION)
+PREPARED_WATCH := $(TOP)/patches $(TOP)/scripts $(LINUX)/.git/sandbox
+
 PHONY += source
 source: preflight
 ifeq ($(KERNEL),upstream)
 	$(Q)LINUX=$(UPSTREAM_SRC) PATCHES=$(TOP)/patches/upstream LINUX_PKG=$(UPSTREAM_PKG) \
 		LINUX_DEB_VERSION='$(UPSTREAM_DEB_VERSION)' $(TOP)/scripts/linux-tree.sh prepare
 else ifeq ($(LINUX_SRC),)
-	$(Q)$(TOP)/scripts/linux-tree.sh prepare
+	$(Q)[ -x $(BUILD)/host/stale ] && { $(BUILD)/host/stale -w $(PREPARED) 2>/dev/null; \
+		[ $$? -eq 1 ]; } || { rm -f $(PREPARED); mkdir -p $(BUILD) && \
+		printf 'watch %s\n' $(PREPARED_WATCH) >$(PREPARED).next && \
+		$(TOP)/scripts/linux-tree.sh prepare && mv -f $(PREPARED).next $(PREPARED); }
 ifeq ($(KERNEL),base)
 	$(Q)$(TOP)/scripts/kernel.sh worktree base series-base
 endif
@@ -253,7 +265,8 @@ SOURCE_FIRST := $(if $(SANDBOX_SOURCE_DONE),,source)
 PHONY += kernel
 kernel: $(SOURCE_FIRST)
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE))
-	$(Q)$(TOP)/scripts/kernel.sh build
+	$(Q)$(if $(UPTODATE_OFF)$(STALE_WALK),,SANDBOX_STALE_ASK=$(UPTODATE)) \
+		$(TOP)/scripts/kernel.sh build
 
 # --- guest -------------------------------------------------------------------
 PHONY += tests

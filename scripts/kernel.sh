@@ -187,7 +187,10 @@ build_stale() {
 	[[ "$(cat "$STAMP")" == "watch $SRC" ]] || return 0
 	[[ "$(cat "$LD_STAMP" 2>/dev/null)" == "$KLD" ]] || return 0
 	local rc=0
-	"$BUILD/host/stale" -l "$STAMP" >"$CHANGED.next" 2>/dev/null || rc=$?
+	# make all's watcher, when make names its stamp, lists the changes
+	# in ~2 ms instead of the ~0.2 s walk (it falls back to the walk).
+	"$BUILD/host/stale" -l ${SANDBOX_STALE_ASK:+-a "$SANDBOX_STALE_ASK"} "$STAMP" \
+		>"$CHANGED.next" 2>/dev/null || rc=$?
 	case "$rc" in
 	0)
 		mv -f "$CHANGED.next" "$CHANGED"

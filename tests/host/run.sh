@@ -515,6 +515,66 @@ test_stale_lists_every_change() {
 	expect_status 1 "$rc" "stale -l on an unchanged tree"
 }
 
+# stale -l -a: the watcher of an older stamp (make all's) lists what the
+# walk lists, line for line, after every kind of change; where it cannot
+# follow (a directory created or moved in), the walk answers.  Without
+# the watcher's list (-a), or with a stamp newer than ours, the walk.
+test_stale_watcher_lists_as_the_walk() {
+	local -r t="$scratch/sw-tree" ask="$scratch/sw-ask" st="$scratch/sw-stamp"
+	local change by rc want
+	for change in "echo '/* edit */' >>mm/mremap.c" \
+		"echo 'int z;' >mm/deep/er/new.c" \
+		"echo 'int z;' >mm/deep/er/new.c; rm mm/deep/er/new.c" \
+		"rm mm/deep/er/old.h" \
+		"mv mm/deep/er/old.h mm/deep/er/moved.h" \
+		"mv mm/deep/er/old.h mm/moved.h" \
+		"echo 'int w;' >mm/deep/er/old.h; touch -d '2000-01-01' mm/deep/er/old.h" \
+		"chmod +x mm/deep/er/old.h" \
+		"chmod 700 mm/deep/er" \
+		"ln -sfn deep mm/link" \
+		"echo '/* via the other name */' >>'$scratch/sw-outside'" \
+		"echo y >mm/.git/index; echo c >mm/scripts/__pycache__/x.pyc" \
+		"touch mm/.git; echo n >mm/notes" \
+		"cat mm/mremap.c >/dev/null" \
+		"rm -r mm/deep/er" \
+		"mv mm/deep/er mm/deep/moved" \
+		"mkdir mm/deep/er/sub; echo 'int s;' >mm/deep/er/sub/s.c"; do
+		rm -rf "$t" "$ask" "$st" "$scratch/sw-outside"
+		mkdir -p "$t/mm/deep/er" "$t/mm/.git" "$t/mm/scripts/__pycache__"
+		echo "int x;" >"$t/mm/mremap.c"
+		echo "int y;" >"$t/mm/deep/er/old.h"
+		echo "int l;" >"$t/mm/deep/linked.h"
+		ln "$t/mm/deep/linked.h" "$scratch/sw-outside"
+		ln -s mremap.c "$t/mm/link"
+		sleep 0.02
+		echo "watch $t" >"$ask"
+		sleep 0.02
+		echo "watch $t/mm" >"$st"
+		"$(stale_bin)" -d "$ask" && fail "no watcher started" && return
+		wait_watcher "$ask" || return
+		(cd "$t" && eval "$change")
+		rc=0
+		"$(stale_bin)" -l "$st" | sort >"$scratch/sw.walk" || rc=$?
+		"$(stale_bin)" -v -l -a "$ask" "$st" 2>"$scratch/sw.by" | sort >"$scratch/sw.out" || rc=$?
+		by="$(cat "$scratch/sw.by")"
+		diag "$change: $(wc -l <"$scratch/sw.out") line(s), $by"
+		cmp -s "$scratch/sw.walk" "$scratch/sw.out" ||
+			fail "$change: the walk listed $(tr '\n' ' ' <"$scratch/sw.walk")," \
+				"with -a: $(tr '\n' ' ' <"$scratch/sw.out")" || return
+		case "$change" in
+		"rm -r"* | "mv mm/deep/er mm/"* | mkdir*) want="the walk" ;;
+		*) want="the watcher of $ask" ;;
+		esac
+		[[ "$by" == "listed by $want" ]] || fail "$change: $by, not $want" || return
+	done
+	# The watcher's stamp newer than ours: it may have missed a change.
+	echo "watch $t" >"$ask"
+	"$(stale_bin)" -d "$ask" && fail "no watcher started" && return
+	wait_watcher "$ask" || return
+	"$(stale_bin)" -v -l -a "$ask" "$st" >/dev/null 2>"$scratch/sw.by" || true
+	expect_grep '^listed by the walk$' "$scratch/sw.by" "a newer stamp's watcher is not asked"
+}
+
 # kbuild-plan on a stand-in build directory: a quick rebuild only where
 # kbuild's records show that recompiling objects of built-in.a is all
 # kbuild would do; a Makefile, a script, a library or composite member, an
@@ -674,7 +734,7 @@ test_make_all_builds_only_when_stale() {
 		make -s -n -C "$TOP" O="$o" all KERNEL=patched >"$scratch/mk.out" 2>&1 || true
 	}
 	make_n
-	if grep -q "rm -f $o/.uptodate-patched" "$scratch/mk.out"; then
+	if grep -q ">$o/.uptodate-patched.next" "$scratch/mk.out"; then
 		fail "an unchanged tree would be built: $(tail -n 3 "$scratch/mk.out")"
 		return
 	fi
@@ -696,12 +756,12 @@ test_make_all_builds_only_when_stale() {
 	wait_watcher "$o/.uptodate-patched" || return
 	echo "/* edit */" >>"$t/mm/mremap.c"
 	make_n
-	expect_grep "rm -f $o/.uptodate-patched" "$scratch/mk.out" "an edit starts the build" ||
+	expect_grep ">$o/.uptodate-patched.next" "$scratch/mk.out" "an edit starts the build" ||
 		return
 	{ echo "watch $t"; echo "need $o/kernel/patched/linux"; } >"$o/.uptodate-patched"
 	rm "$o/kernel/patched/linux"
 	make_n
-	expect_grep "rm -f $o/.uptodate-patched" "$scratch/mk.out" "a missing kernel starts the build"
+	expect_grep ">$o/.uptodate-patched.next" "$scratch/mk.out" "a missing kernel starts the build"
 }
 
 # --- linux-tree.sh ------------------------------------------------------------
