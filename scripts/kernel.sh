@@ -306,8 +306,9 @@ load_kbuild_env() {
 }
 
 # compile_object NAME RAW SHELL: kbuild's rule for a C or assembler object
-# (cmd_and_fixdep, then check-local-export): the recorded command, the
-# dependency record rewritten by fixdep.  A failed compile leaves no object.
+# (cmd_and_fixdep; check-local-export follows in quick_build): the
+# recorded command, the dependency record rewritten by fixdep.  A failed
+# compile leaves no object.
 compile_object() {
 	local -r name="$1" raw="$2" shell="$3"
 	local dot dep
@@ -328,11 +329,26 @@ compile_object() {
 	fi
 	mv -f "$KDIR/$dot.cmd.tmp" "$KDIR/$dot.cmd"
 	rm -f "$KDIR/$dep"
-	# 6.1's rule runs check-local-export per object; from 6.3 on modpost
-	# does that check, and the tree (6.12: KERNEL=upstream) has no script.
-	if [[ -x "$SRC/scripts/check-local-export" ]]; then
-		in_kbuild_env "$SRC/scripts/check-local-export" "$name"
-	fi
+}
+
+# check_exports NAME...: the last step of 6.1's rule for each object,
+# check-local-export (an nm of the object, 0.1 s), beside the link.  As
+# kbuild's .DELETE_ON_ERROR, a failure removes the object and its record:
+# the next build compiles it again.  From 6.3 on modpost does that check,
+# and the tree (6.12: KERNEL=upstream) has no script.
+check_exports() {
+	local name dot rc=0
+	[[ -x "$SRC/scripts/check-local-export" ]] || return 0
+	for name in "$@"; do
+		in_kbuild_env "$SRC/scripts/check-local-export" "$name" && continue
+		rc=1
+		case "$name" in
+		*/*) dot="${name%/*}/.${name##*/}" ;;
+		*) dot=".$name" ;;
+		esac
+		rm -f "$KDIR/$name" "$KDIR/$dot.cmd"
+	done
+	return "$rc"
 }
 
 # version_stamp: fix the build's number and date for this relink, as
@@ -402,7 +418,9 @@ quick_build() {
 	# if vmlinux.o were already new (-W, which make does not pass down).
 	# Both must succeed; vmlinux must end no older than vmlinux.o, as
 	# kbuild would leave them.
-	local modpost_pid link_rc=0 modpost_rc=0
+	local modpost_pid link_rc=0 modpost_rc=0 check_pid check_rc=0
+	check_exports "${names[@]}" &
+	check_pid=$!
 	{
 		in_kbuild_env make -f "$SRC/scripts/Makefile.vmlinux_o" &&
 			in_kbuild_env make -f "$SRC/scripts/Makefile.modpost"
@@ -412,9 +430,14 @@ quick_build() {
 	# patches/sandbox/0009; another tree ignores the variable).
 	local reuse=
 	[[ "${SANDBOX_KALLSYMS_REUSE:-1}" == 0 ]] || reuse=1
-	in_kbuild_env env KALLSYMS_REUSE="$reuse" make -j"$JOBS" -W vmlinux.o \
+	# init/version-timestamp.o is built (above): link-vmlinux.sh's make of
+	# it would only find that out (patches/sandbox/0010).
+	in_kbuild_env env KALLSYMS_REUSE="$reuse" VERSION_TIMESTAMP_BUILT=1 make -j"$JOBS" -W vmlinux.o \
 		-f "$SRC/scripts/Makefile.vmlinux" || link_rc=$?
 	wait "$modpost_pid" || modpost_rc=$?
+	wait "$check_pid" || check_rc=$?
+	# An object that fails its check is the source's error, as a compile's.
+	[[ $check_rc -eq 0 ]] || return 1
 	[[ $link_rc -eq 0 && $modpost_rc -eq 0 ]] || return 2
 	[[ ! "$KDIR/vmlinux.o" -nt "$KDIR/vmlinux" ]] || touch "$KDIR/vmlinux"
 	in_kbuild_env ln -f vmlinux linux || return 2
