@@ -70,6 +70,8 @@ Environment:
   BUILD      build output directory (default: build/ next to this script)
   KERNEL     default for --kernel
   TMPDIR     where each run's private temp directory goes (default /tmp)
+  SANDBOX_ASLR  1: boot with the host's ASLR on (default: off for the
+                     kernel, as under GDB; see the comment at its setarch)
   SANDBOX_DECODE  0: do not decode a splat's call trace to file:line
   SANDBOX_LOG_LIMIT  the console log's bound (default 64M): past it the
                      rest is dropped and the run fails ($E_FLOOD)
@@ -536,9 +538,12 @@ main() {
 	# its physical memory ("exec-shield gap"), so each boot initialises
 	# the struct pages of up to 1 GB nobody uses (0.36 -> 0.29 s for
 	# 'run-uml.sh -- true') and the guest's memory map differs from run to
-	# run.  Where the personality is refused (a seccomp profile), as is.
+	# run.  Where the personality is refused (a seccomp profile), as is;
+	# SANDBOX_ASLR=1 keeps it on (the bench measures both ways).
 	local -a norand=()
-	setarch -R true 2>/dev/null && norand=(setarch -R)
+	if [[ "${SANDBOX_ASLR:-0}" != 1 ]] && setarch -R true 2>/dev/null; then
+		norand=(setarch -R)
+	fi
 	# shellcheck disable=SC2261 # one each: stdout, stderr, fd 4
 	TMPDIR="$tmp" setsid "${norand[@]}" "$kernel_bin" "${args[@]}" <"$stdin" >&"$out_fd" \
 		2>&"$err_fd" 4>&"$res_fd" &

@@ -107,7 +107,18 @@ bench_boot() {
 	make -s -C "$TOP" all >/dev/null 2>&1
 	local i
 	local -a chk_watch=() chk_walk=() mk_watch=() mk_walk=() run_watch=() run_walk=()
+	local -a aslr_off=() aslr_on=() list_watch=() list_walk=() src_stamp=() src_tree=()
+	local -r kstamp="$BUILD/kernel/patched/.sandbox-built"
 	for ((i = 0; i < runs; i++)); do
+		# The boot with the host's ASLR off (the default) and on.
+		aslr_on+=("$(SANDBOX_ASLR=1 time_cmd "$RUN" --no-build -- true)")
+		aslr_off+=("$(time_cmd "$RUN" --no-build -- true)")
+		# The kernel's change list from make all's watcher, and walked.
+		list_walk+=("$(time_cmd "$BUILD/host/stale" -l "$kstamp")")
+		list_watch+=("$(time_cmd "$BUILD/host/stale" -l -a "$BUILD/.uptodate-patched" "$kstamp")")
+		# linux/ checked against patches/: behind its stamp, and by the script.
+		src_tree+=("$(time_cmd "$TOP/scripts/linux-tree.sh" prepare)")
+		src_stamp+=("$(time_cmd make -s -C "$TOP" source)")
 		chk_walk+=("$(time_cmd "$BUILD/host/stale" -w "$BUILD/.uptodate-patched")")
 		chk_watch+=("$(time_cmd "$BUILD/host/stale" "$BUILD/.uptodate-patched")")
 		mk_walk+=("$(SANDBOX_WATCH=0 time_cmd make -s -C "$TOP" all)")
@@ -124,11 +135,20 @@ bench_boot() {
 	record stale_watch "    build/host/stale STAMP (the watcher answers)" "${chk_watch[@]}"
 	record stale_walk "    build/host/stale -w STAMP (the walk)" "${chk_walk[@]}"
 	ratio stale_ratio "    the check alone, watcher over walk" stale_watch stale_walk
+	record boot_norand "./run-uml.sh --no-build -- true, the host's ASLR off (default)" "${aslr_off[@]}"
+	record boot_aslr "./run-uml.sh --no-build -- true, SANDBOX_ASLR=1" "${aslr_on[@]}"
+	ratio boot_aslr_ratio "  ASLR off over on" boot_norand boot_aslr
+	record list_watch "  the kernel's change list: stale -l -a (the watcher)" "${list_watch[@]}"
+	record list_walk "  the kernel's change list: stale -l (the walk)" "${list_walk[@]}"
+	ratio list_ratio "  the change list, watcher over walk" list_watch list_walk
+	record source_stamp "  make source, nothing changed (its stamp)" "${src_stamp[@]}"
+	record source_tree "  scripts/linux-tree.sh prepare, nothing to do" "${src_tree[@]}"
+	ratio source_ratio "  make source over linux-tree.sh prepare" source_stamp source_tree
 	# Paid before every build (not by an up-to-date make) and by make check.
 	mapfile -t v < <(repeat "$runs" "$TOP/scripts/preflight.sh" check)
 	record preflight "  scripts/preflight.sh check (every package of the list)" "${v[@]}"
 	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" kernel)
-	record make_noop "make kernel, nothing to do (linux-tree.sh, a walk)" "${v[@]}"
+	record make_noop "make kernel, nothing to do (its stamps, the watcher's list)" "${v[@]}"
 }
 
 # PID 1 the new way (/init, rootfs/init.c) and the old way (init.sh, the

@@ -463,15 +463,20 @@ cmd_build() {
 	if config_stale; then
 		cmd_config
 	fi
-	if ! build_stale; then
-		[[ "${KBUILD_VERBOSE:-0}" == 1 ]] && echo "  UPTODATE ${KDIR#"$TOP"/}/linux"
-		return 0
-	fi
-	# The stamp is taken before the build: a file edited during the build
-	# is newer than it and triggers the next one.
+	# The stamp is taken before the check and the build: a file edited
+	# during either is newer than it and triggers the next build.
 	local -r next="$STAMP.next" plan="$KDIR/.sandbox-plan"
 	local quick_why rc=0
 	echo "watch $SRC" >"$next"
+	if ! build_stale; then
+		# Nothing changed since the old stamp, as of a check made after
+		# the new one was taken: the new one holds.  Not older than make
+		# all's stamp, so that the next check can ask make all's watcher
+		# for its list (stale -l -a, which asks only an older stamp's).
+		mv -f "$next" "$STAMP"
+		[[ "${KBUILD_VERBOSE:-0}" == 1 ]] && echo "  UPTODATE ${KDIR#"$TOP"/}/linux"
+		return 0
+	fi
 	if quick_plan "$plan"; then
 		echo "  BUILD   ${KDIR#"$TOP"/}/linux from ${SRC#"$TOP"/}" \
 			"(quick: $(tr -cd '\0' <"$plan" | wc -c | awk '{ print $1 / 3 }') object(s) and the link)"
