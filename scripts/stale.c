@@ -71,6 +71,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -582,44 +583,73 @@ static int connect_watcher(const struct stat *st, const char *what)
 }
 
 /*
+ * The whole answer of the watcher of ST on its socket WHAT, at most MAX
+ * bytes: NUL-terminated, its length in *LEN; NULL when no watcher
+ * answers, or its answer is longer or does not end (2 s of silence).
+ */
+static char *read_answer(const struct stat *st, const char *what, size_t max,
+			 size_t *len)
+{
+	struct pollfd p = { .events = POLLIN };
+	size_t cap = 0, n = 0;
+	ssize_t r = -1;
+	char *buf = NULL;
+
+	p.fd = connect_watcher(st, what);
+	if (p.fd < 0)
+		return NULL;
+	while (n <= max) {
+		if (n + 1 >= cap) {
+			cap = cap ? 2 * cap : 4096;
+			buf = realloc(buf, cap);
+			if (!buf) {
+				perror("stale");
+				exit(2);
+			}
+		}
+		if (poll(&p, 1, 2000) != 1 || (r = read(p.fd, buf + n, cap - 1 - n)) <= 0)
+			break;
+		n += r;
+	}
+	close(p.fd);
+	if (r) {	/* only the end of the stream ends the answer */
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/*
  * Ask this stamp's watcher, if there is one of this user: 1 up to date,
  * 0 stale (the reason in reason[]), -1 no answer (then walk).
  */
 static int ask_watcher(const struct stat *st)
 {
-	struct pollfd p;
-	char id[128], got[sizeof(reason) + 256];
-	ssize_t n = 0, r;
-	size_t idlen;
-	int fd;
+	char id[128], *got;
+	size_t n, idlen;
+	int ret = -1;
 
-	fd = connect_watcher(st, "");
-	if (fd < 0)
+	got = read_answer(st, "", sizeof(reason) + 256, &n);
+	if (!got)
 		return -1;
-	p.fd = fd;
-	p.events = POLLIN;
-	while (n < (ssize_t)sizeof(got) - 1 && poll(&p, 1, 2000) == 1) {
-		r = read(fd, got + n, sizeof(got) - 1 - n);
-		if (r <= 0)
-			break;
-		n += r;
-	}
-	close(fd);
-	got[n] = '\0';
-	if (!n || got[n - 1] != '\n')
-		return -1;
-	got[n - 1] = '\0';
 	stamp_id(id, sizeof(id), st);
 	idlen = strlen(id);
+	if (!n || got[n - 1] != '\n')
+		goto out;
+	got[n - 1] = '\0';
 	if (strlen(got) < 6 + idlen || strncmp(got + 6, id, idlen))
-		return -1;
-	if (!strncmp(got, "clean ", 6) && !got[6 + idlen])
-		return 1;
-	if (!strncmp(got, "stale ", 6) && got[6 + idlen] == ' ') {
+		goto out;
+	if (!strncmp(got, "clean ", 6) && !got[6 + idlen]) {
+		ret = 1;
+	} else if (!strncmp(got, "stale ", 6) && got[6 + idlen] == ' ') {
 		snprintf(reason, sizeof(reason), "%s", got + 7 + idlen);
-		return 0;
+		ret = 0;
 	}
-	return -1;
+out:
+	free(got);
+	return ret;
 }
 
 /*
@@ -798,7 +828,7 @@ static void serve(void)
 	long long deadline = now_ms() + idle, left;
 	struct sockaddr_un sa;
 	struct pollfd p[3];
-	int lfd, listfd, c, i;
+	int lfd, listfd, ready, c, i;
 
 	/* Not the caller's directory: it may be unmounted or removed. */
 	if (chdir("/"))
@@ -827,17 +857,15 @@ static void serve(void)
 		left = deadline - now_ms();
 		if (left <= 0)
 			return;
-		c = poll(p, 3, left > 60000 ? 60000 : (int)left);
-		if (c < 0 && errno != EINTR)
+		ready = poll(p, 3, left > 60000 ? 60000 : (int)left);
+		if (ready < 0 && errno != EINTR)
 			return;
-		for (i = 1; c > 0 && i < 3; i++) {
+		for (i = 1; ready > 0 && i < 3; i++) {
 			if (!(p[i].revents & POLLIN))
 				continue;
 			c = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
-			if (c < 0) {
-				c = 1;
+			if (c < 0)
 				continue;
-			}
 			/* Events of every change made before the connect are queued. */
 			if (drain(why, sizeof(why))) {
 				close(c);
@@ -852,7 +880,6 @@ static void serve(void)
 			}
 			close(c);
 			deadline = now_ms() + idle;
-			c = 1;	/* poll's count again: the other socket next */
 		}
 	}
 }
@@ -906,11 +933,9 @@ static int list_from_watcher(const char *ask)
 	char id[128], *buf = NULL, *line, *next, *end, *roots[64];
 	size_t nroots = 0, cap = 0, len = 0, i, j;
 	struct stat ast, st;
-	struct pollfd p;
 	char *l = NULL;
-	ssize_t r;
 	FILE *f;
-	int fd, ok = 0;
+	int ok = 0;
 
 	/* Its watcher has seen every change since STAMP only if ASK is older. */
 	f = fopen(ask, "r");
@@ -937,33 +962,11 @@ static int list_from_watcher(const char *ask)
 		if (j == nroots)
 			goto out;
 	}
-	fd = connect_watcher(&ast, "/list");
-	if (fd < 0)
+	/* Its paths, a line each, between "list ID" and "end". */
+	buf = read_answer(&ast, "/list", MAX_CANDIDATES * (PATH_MAX + 1) + sizeof(id) + 16,
+			  &len);
+	if (!buf)
 		goto out;
-	p.fd = fd;
-	p.events = POLLIN;
-	cap = 0;
-	for (;;) {
-		if (len + 65536 + 1 > cap) {
-			cap = cap ? 2 * cap : 1 << 20;
-			buf = realloc(buf, cap);
-			if (!buf) {
-				perror("stale");
-				exit(2);
-			}
-		}
-		if (poll(&p, 1, 2000) != 1 || (r = read(fd, buf + len, 65536)) < 0) {
-			len = 0;
-			break;
-		}
-		if (!r)
-			break;
-		len += r;
-	}
-	close(fd);
-	if (!len)
-		goto out;
-	buf[len] = '\0';
 	stamp_id(id, sizeof(id), &ast);
 	end = buf + len;
 	if (strncmp(buf, "list ", 5) || !(line = strchr(buf, '\n')) ||
