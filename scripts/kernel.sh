@@ -305,6 +305,15 @@ load_kbuild_env() {
 	fi
 }
 
+# dot_name VAR NAME: kbuild's hidden name beside target NAME (mm/mremap.o:
+# mm/.mremap.o), the stem of its .cmd and .d files, into VAR.
+dot_name() {
+	case "$2" in
+	*/*) printf -v "$1" '%s/.%s' "${2%/*}" "${2##*/}" ;;
+	*) printf -v "$1" '.%s' "$2" ;;
+	esac
+}
+
 # compile_object NAME RAW SHELL: kbuild's rule for a C or assembler object
 # (cmd_and_fixdep; check-local-export follows in quick_build): the
 # recorded command, the dependency record rewritten by fixdep.  A failed
@@ -312,10 +321,7 @@ load_kbuild_env() {
 compile_object() {
 	local -r name="$1" raw="$2" shell="$3"
 	local dot dep
-	case "$name" in
-	*/*) dot="${name%/*}/.${name##*/}" ;;
-	*) dot=".$name" ;;
-	esac
+	dot_name dot "$name"
 	dep="${dot}.d"
 	if [[ "${KBUILD_VERBOSE:-0}" == 1 ]]; then
 		printf '%s\n' "$shell"
@@ -342,10 +348,7 @@ check_exports() {
 	for name in "$@"; do
 		in_kbuild_env "$SRC/scripts/check-local-export" "$name" && continue
 		rc=1
-		case "$name" in
-		*/*) dot="${name%/*}/.${name##*/}" ;;
-		*) dot=".$name" ;;
-		esac
+		dot_name dot "$name"
 		rm -f "$KDIR/$name" "$KDIR/$dot.cmd"
 	done
 	return "$rc"
