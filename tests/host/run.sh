@@ -145,6 +145,21 @@ stale_bin() {
 	printf '%s\n' "$scratch/stale"
 }
 
+# stale_tree DIR OUTSIDE: a fresh small tree in DIR, with .git and
+# __pycache__ (never looked into), an old file, a symbolic link and a file
+# with a second name, OUTSIDE, out of the tree.
+stale_tree() {
+	rm -rf "$1" "$2"
+	mkdir -p "$1/mm/deep/er" "$1/.git" "$1/scripts/__pycache__"
+	echo "int x;" >"$1/mm/mremap.c"
+	echo "int y;" >"$1/mm/deep/er/old.h"
+	echo "int l;" >"$1/mm/deep/linked.h"
+	ln "$1/mm/deep/linked.h" "$2"
+	echo x >"$1/.git/index"
+	ln -s mremap.c "$1/mm/link"
+	touch -d '2000-01-01' "$1/mm/deep/er/old.h"
+}
+
 # stale_after WHAT CMD...: make a fresh stamp of a small tree, run CMD on
 # the tree, and print the helper's verdict (0 stale, 1 up to date).  How
 # it is asked, $mode: walk (-w, the walk alone), built (the watcher that
@@ -155,16 +170,9 @@ stale_after() {
 	local -r what="$1" t="$scratch/st-tree" st="$scratch/st-stamp"
 	shift
 	local rc=0
-	rm -rf "$t" "$st" "$scratch/st-outside"
-	mkdir -p "$t/mm/deep/er" "$t/.git" "$t/scripts/__pycache__"
-	echo "int x;" >"$t/mm/mremap.c"
-	echo "int y;" >"$t/mm/deep/er/old.h"
-	echo "int l;" >"$t/mm/deep/linked.h"
-	# A second name outside the tree: a write through it is a change.
-	ln "$t/mm/deep/linked.h" "$scratch/st-outside"
-	echo x >"$t/.git/index"
-	ln -s mremap.c "$t/mm/link"
-	touch -d '2000-01-01' "$t/mm/deep/er/old.h"
+	rm -f "$st"
+	# A write through the name outside the tree is a change.
+	stale_tree "$t" "$scratch/st-outside"
 	sleep 0.02
 	{ echo "watch $t"; echo "need $t/mm/mremap.c"; } >"$st"
 	sleep 0.02
@@ -518,9 +526,10 @@ test_stale_lists_every_change() {
 # stale -l -a: the watcher of an older stamp (make all's) lists what the
 # walk lists, line for line, after every kind of change; where it cannot
 # follow (a directory created or moved in), the walk answers.  Without
-# the watcher's list (-a), or with a stamp newer than ours, the walk.
+# the watcher's list (-a), or with a stamp newer than ours, the walk.  The
+# older stamp watches a tree around ours (as make all's holds linux/).
 test_stale_watcher_lists_as_the_walk() {
-	local -r t="$scratch/sw-tree" ask="$scratch/sw-ask" st="$scratch/sw-stamp"
+	local -r t="$scratch/sw-tree/in" ask="$scratch/sw-ask" st="$scratch/sw-stamp"
 	local change by rc want
 	for change in "echo '/* edit */' >>mm/mremap.c" \
 		"echo 'int z;' >mm/deep/er/new.c" \
@@ -533,23 +542,18 @@ test_stale_watcher_lists_as_the_walk() {
 		"chmod 700 mm/deep/er" \
 		"ln -sfn deep mm/link" \
 		"echo '/* via the other name */' >>'$scratch/sw-outside'" \
-		"echo y >mm/.git/index; echo c >mm/scripts/__pycache__/x.pyc" \
-		"touch mm/.git; echo n >mm/notes" \
+		"echo y >.git/index; echo c >scripts/__pycache__/x.pyc" \
+		"touch .git; echo n >notes" \
 		"cat mm/mremap.c >/dev/null" \
 		"rm -r mm/deep/er" \
 		"mv mm/deep/er mm/deep/moved" \
 		"mkdir mm/deep/er/sub; echo 'int s;' >mm/deep/er/sub/s.c"; do
-		rm -rf "$t" "$ask" "$st" "$scratch/sw-outside"
-		mkdir -p "$t/mm/deep/er" "$t/mm/.git" "$t/mm/scripts/__pycache__"
-		echo "int x;" >"$t/mm/mremap.c"
-		echo "int y;" >"$t/mm/deep/er/old.h"
-		echo "int l;" >"$t/mm/deep/linked.h"
-		ln "$t/mm/deep/linked.h" "$scratch/sw-outside"
-		ln -s mremap.c "$t/mm/link"
+		rm -f "$ask" "$st"
+		stale_tree "$t" "$scratch/sw-outside"
 		sleep 0.02
-		echo "watch $t" >"$ask"
+		echo "watch $scratch/sw-tree" >"$ask"
 		sleep 0.02
-		echo "watch $t/mm" >"$st"
+		echo "watch $t" >"$st"
 		"$(stale_bin)" -d "$ask" && fail "no watcher started" && return
 		wait_watcher "$ask" || return
 		(cd "$t" && eval "$change")
@@ -568,7 +572,7 @@ test_stale_watcher_lists_as_the_walk() {
 		[[ "$by" == "listed by $want" ]] || fail "$change: $by, not $want" || return
 	done
 	# The watcher's stamp newer than ours: it may have missed a change.
-	echo "watch $t" >"$ask"
+	echo "watch $scratch/sw-tree" >"$ask"
 	"$(stale_bin)" -d "$ask" && fail "no watcher started" && return
 	wait_watcher "$ask" || return
 	"$(stale_bin)" -v -l -a "$ask" "$st" >/dev/null 2>"$scratch/sw.by" || true
