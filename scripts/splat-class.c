@@ -24,39 +24,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "splat-markers.h"
+
 #define MAX_LINE 4096
 #define MAX_CLASSES 16
 #define BACK 16		/* how far a splat's start may precede its marker */
 
-/* One marker per class; the first that matches a line decides it. */
 struct marker {
 	const char *text;
 	const char *class;
 };
 
-/*
- * Order matters: "BUG: soft lockup" is a soft lockup, not a BUG, and UML's
- * "Kernel panic - not syncing: Kernel mode fault" is an exception.
- */
+/* One per class (splat-markers.h): the first that matches a line decides it. */
 static const struct marker markers[] = {
-	{ "BUG: soft lockup", "soft lockup" },
-	{ "blocked for more than", "hung task" },
-	{ "rcu_sched self-detected stall", "RCU stall" },
-	{ "rcu: INFO: rcu_", "RCU stall" },
-	{ "invoked oom-killer", "OOM kill" },
-	{ "Out of memory: Killed process", "OOM kill" },
-	{ "Memory cgroup out of memory", "OOM kill" },
-	{ "Kernel mode fault at addr", "exception" },
-	{ "Kernel mode signal", "exception" },
-	{ "BUG: unable to handle", "exception" },
-	{ "BUG: kernel NULL pointer dereference", "exception" },
-	{ "Unable to handle kernel", "exception" },
-	{ "general protection fault", "exception" },
-	{ "Oops", "exception" },
-	{ "WARNING:", "WARNING" },
-	{ "kernel BUG at", "BUG" },
-	{ "BUG:", "BUG" },
-	{ "Kernel panic", "panic" },
+#define MARKER(text, class) { text, class },
+	SPLAT_MARKERS(MARKER)
+#undef MARKER
 };
 
 /* Lines that close a splat; the line itself still belongs to it. */
@@ -125,18 +108,35 @@ static int has_any(const char *s, const char *const *list, size_t n)
 	return 0;
 }
 
+/* A line of a kmsg dump: "<5>[    0.000000] ...". */
+static int dump_line(const char *s)
+{
+	if (*s++ != '<' || !strchr("0123456789", *s) || !*s)
+		return 0;
+	s += strspn(s, "0123456789");
+	return *s == '>';
+}
+
 static void read_log(FILE *f)
 {
 	char buf[MAX_LINE];
+	int dumped = 0;
 
 	while (fgets(buf, sizeof(buf), f)) {
 		buf[strcspn(buf, "\n")] = '\0';
 		/*
 		 * On a panic UML dumps the whole kernel log once more to
-		 * stdout: the splats in it are the same ones again.
+		 * stdout: the splats in it are the same ones again.  The
+		 * console goes on beside it (the panic's call trace may come
+		 * after the dump, or amid it): only the dump's lines are
+		 * skipped.
 		 */
-		if (!strcmp(buf, "kmsg_dump:"))
-			break;
+		if (!strcmp(buf, "kmsg_dump:")) {
+			dumped = 1;
+			continue;
+		}
+		if (dumped && dump_line(buf))
+			continue;
 		if (nlines == cap) {
 			cap = cap ? 2 * cap : 1024;
 			lines = realloc(lines, cap * sizeof(*lines));
