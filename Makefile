@@ -279,7 +279,7 @@ rootfs: tests
 
 # --- host tools ----------------------------------------------------------------
 HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale $(BUILD)/host/splat-class \
-	$(BUILD)/host/kbuild-plan
+	$(BUILD)/host/kbuild-plan $(BUILD)/host/uml-launch
 
 PHONY += host-tools
 host-tools: $(HOST_TOOLS)
@@ -290,6 +290,9 @@ $(BUILD)/host/%: $(TOP)/scripts/%.c
 	$(Q)$(or $(HOSTCC),cc) -O2 -Wall -Wextra -o $@ $< $(HOSTLDLIBS_$(@F))
 
 HOSTLDLIBS_stale := -pthread
+
+# Both look for the same splat markers.
+$(BUILD)/host/splat-class $(BUILD)/host/uml-launch: $(TOP)/scripts/splat-markers.h
 
 # --- run and test -------------------------------------------------------------
 PHONY += run

@@ -18,8 +18,13 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-# No dirname: every program started is ~2 ms of a run that should take 0.3 s.
+# No dirname, and no subshell for the usual spellings (./run-uml.sh, an
+# absolute path): every program started is ~3-5 ms of a run that should
+# take 0.25 s.  What cd would change (. or .. in it, //) goes through cd.
 case "$0" in
+./*/* | */./* | */../* | */. | */.. | *//*) TOP="$(cd "${0%/*}" && pwd)" ;;
+./*) TOP="$PWD" ;;
+/*) TOP="${0%/*}" ;;
 */*) TOP="$(cd "${0%/*}" && pwd)" ;;
 *) TOP="$(cd "$(dirname "$(command -v "$0")")" && pwd)" ;;
 esac
@@ -71,7 +76,7 @@ Environment:
   KERNEL     default for --kernel
   TMPDIR     where each run's private temp directory goes (default /tmp)
   SANDBOX_ASLR  1: boot with the host's ASLR on (default: off for the
-                     kernel, as under GDB; see the comment at its setarch)
+                     kernel, as under GDB; see the comment at uml-launch)
   SANDBOX_DECODE  0: do not decode a splat's call trace to file:line
   SANDBOX_LOG_LIMIT  the console log's bound (default 64M): past it the
                      rest is dropped and the run fails ($E_FLOOD)
@@ -192,6 +197,7 @@ parse_args() {
 # hostfs directories (mounted as +scratch and +share); the results line,
 # ttyS1, writes to fd RESULTS_FD and reads nothing.
 kernel_args() {
+	kernel_name
 	# shellcheck disable=SC2054 # con0=fd:0,fd:1 is one argument: UML's syntax
 	args=(
 		"mem=$mem"
@@ -199,7 +205,7 @@ kernel_args() {
 		root=/dev/root rootfstype=hostfs ro "hostfs=$ROOTFS,ro"
 		"hostfs_scratch=$2/scratch" "hostfs_budget=$write_limit"
 		${share:+"hostfs_share=$share" SANDBOX_SHARE=1}
-		init=/init "SANDBOX_RUN=$1" "SANDBOX_KERNEL=$(kernel_name)"
+		init=/init "SANDBOX_RUN=$1" "SANDBOX_KERNEL=$REPLY"
 		con0=fd:0,fd:1 con=null ssl=null ssl0=fd:2 "ssl1=null,fd:$RESULTS_FD"
 		console=ttyS0
 		# A preset delay loop: calibrating it costs ~0.2 s of every
@@ -230,101 +236,72 @@ exec_gdb() {
 	exec "$TOP/scripts/gdb-uml.sh" "${opts[@]}"
 }
 
-# size_bytes SIZE: a size such as 64M (K, M, G or bytes) in bytes, by the
-# shell alone.
+# size_bytes VAR SIZE: a size such as 64M (K, M, G or bytes) in bytes, into
+# VAR, by the shell alone.
 size_bytes() {
-	local -r n="${1%[KMG]}"
-	case "$1" in
-	*K) echo $((n << 10)) ;;
-	*M) echo $((n << 20)) ;;
-	*G) echo $((n << 30)) ;;
-	*) echo "$n" ;;
+	local -r n="${2%[KMG]}"
+	case "$2" in
+	*K) printf -v "$1" %s $((n << 10)) ;;
+	*M) printf -v "$1" %s $((n << 20)) ;;
+	*G) printf -v "$1" %s $((n << 30)) ;;
+	*) printf -v "$1" %s "$n" ;;
 	esac
 }
 
 # --- one run --------------------------------------------------------------------
 tmp=
 log=
-uml_pid=
-tee_pid=
-err_tee_pid=
-res_pid=
-log_pid=
-wd_pid=
+launch_pid=
 stty_saved=
 
+# Stop the launcher: it kills the guest's process group (UML runs every
+# guest process as a host process in it) and waits until none is left.
 kill_guest() {
-	[[ -n "$uml_pid" ]] || return 0
-	# UML runs every guest process as a host process in its group.
-	kill -KILL -- "-$uml_pid" 2>/dev/null || true
-	wait "$uml_pid" 2>/dev/null || true
-	wait_group_gone "$uml_pid"
-	uml_pid=
+	local rc=0
+	[[ -n "$launch_pid" ]] || return 0
+	kill -TERM "$launch_pid" 2>/dev/null || true
+	wait "$launch_pid" 2>/dev/null || rc=$?
+	launch_pid=
+	# It could not start: no directory of this run to remove.
+	[[ $rc -ne 1 ]] || tmp=
 }
 
-# Until the processes of group $1 have all exited (2 s at most): killed,
-# they may take a moment, and none may be seen after run-uml.sh returns.
-# A group already empty costs one kill -0.
-wait_group_gone() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		kill -0 -- "-$1" 2>/dev/null || return 0
-		sleep 0.01
-	done
+# launch_failed STATUS: the launcher's status other than 0 (the kernel ran)
+# is the end of the run.  1: it could not start the kernel, said why, and
+# left no directory.  Killed itself (the host's OOM killer), the guest
+# may run on: its group is the kernel's pid, which the launcher left.
+launch_failed() {
+	local pid=
+	case "$1" in
+	0) return 0 ;;
+	1)
+		tmp=
+		die "$E_BUILD" "the guest could not be started (see above)"
+		;;
+	esac
+	if [[ -s "$tmp/kernel.pid" ]]; then
+		read -r pid <"$tmp/kernel.pid" || true
+	fi
+	if [[ "$pid" =~ ^[0-9]+$ ]]; then
+		kill -KILL -- "-$pid" 2>/dev/null || true
+	fi
+	if [[ $1 -gt 128 ]]; then
+		die "$E_KILLED" "scripts/uml-launch.c died of SIG$(kill -l "$(($1 - 128))" 2>/dev/null || echo "$(($1 - 128))") on the host; its guest was stopped" \
+			"log: ${log#"$TOP"/} (run again; kill -9 and the host OOM killer cause this)"
+	fi
+	die "$E_DIED" "scripts/uml-launch.c failed with status $1" "log: ${log#"$TOP"/}"
 }
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	kill_guest
-	reap_helpers
 	if [[ -n "$stty_saved" ]]; then
 		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
 	fi
 	# The scratch directory with it; rm does not follow the guest's links.
 	rm -rf "${tmp:-/nonexistent}"
 	exit "$rc"
-}
-
-# Stop the watchdog and wait for every helper (the console's tee, the
-# results reader): none may outlive run-uml.sh, not even as a zombie in
-# the caller's process group.  They end once the kernel's pipes close.
-reap_helpers() {
-	if [[ -n "$wd_pid" ]]; then
-		kill "$wd_pid" 2>/dev/null || true
-		wait "$wd_pid" 2>/dev/null || true
-		wd_pid=
-	fi
-	local p
-	for p in "$tee_pid" "$err_tee_pid" "$res_pid" "$log_pid"; do
-		[[ -z "$p" ]] || wait "$p" 2>/dev/null || true
-	done
-	tee_pid='' err_tee_pid='' res_pid='' log_pid=''
-}
-
-# Kill the guest's process group $2 after $1 seconds (0: never), or as
-# soon as run-uml.sh itself is gone: killed with SIGKILL, it cannot clean
-# up, and the guest would run on.  A TERM ends the watch quietly.
-watchdog() {
-	local s='' t=0
-	# Its sleep is reaped too: killed and left, it stays a zombie in the
-	# caller's process group.
-	trap 'kill $s 2>/dev/null; wait; exit 0' TERM
-	while [[ "$1" -eq 0 || $t -lt "$1" ]]; do
-		sleep 1 &
-		s=$!
-		wait "$s"
-		t=$((t + 1))
-		# $$ is run-uml.sh's own pid, also in this subshell.
-		if ! kill -0 "$$" 2>/dev/null; then
-			kill -KILL -- "-$2" 2>/dev/null
-			rm -rf "$tmp"
-			exit 0
-		fi
-	done
-	touch "$tmp/timed-out"
-	kill -KILL -- "-$2" 2>/dev/null
-	exit 0
 }
 
 on_signal() {
@@ -335,25 +312,29 @@ on_signal() {
 	exit 143
 }
 
-# Quote each word for the guest's POSIX sh.
+# sh_quote VAR WORD...: each word quoted for the guest's POSIX sh, into VAR.
 sh_quote() {
-	local w out=
+	local -n out_="$1"
+	local w
+	shift
+	out_=
 	for w in "$@"; do
-		out+="'${w//\'/\'\\\'\'}' "
+		out_+="'${w//\'/\'\\\'\'}' "
 	done
-	printf '%s\n' "$out"
+	out_+=$'\n'
 }
 
-# The splat classifier (scripts/splat-class.c) on stdout; built here when
-# make has not (--no-build), into a temp name first: guests run in parallel.
-splat_classifier() {
-	local -r bin="$BUILD/host/splat-class" src="$TOP/scripts/splat-class.c"
-	if [[ ! -x "$bin" || "$src" -nt "$bin" ]]; then
+# host_tool NAME: the path of host tool NAME (scripts/NAME.c) in REPLY;
+# built here when make has not (--no-build), into a temp name first:
+# guests run in parallel.  False when it cannot be built.
+host_tool() {
+	local -r bin="$BUILD/host/$1" src="$TOP/scripts/$1.c"
+	REPLY="$bin"
+	if [[ ! -x "$bin" || "$src" -nt "$bin" || "$TOP/scripts/splat-markers.h" -nt "$bin" ]]; then
 		mkdir -p "${bin%/*}"
 		"${HOSTCC:-cc}" -O2 -Wall -o "$bin.$$" "$src" && mv -f "$bin.$$" "$bin" ||
 			return 1
 	fi
-	printf '%s\n' "$bin"
 }
 
 # show_splats LOG: classify the console's kernel splats and print the first
@@ -362,9 +343,9 @@ splat_classifier() {
 # marker lines alone, as class "unknown": a splat is never missed.
 show_splats() {
 	local -r log="$1" markers='WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel|Kernel mode fault|blocked for more than|invoked oom-killer'
-	local bin rc=0
-	if bin="$(splat_classifier)"; then
-		"$bin" -t "$tmp/trace" "$log" || rc=$?
+	local rc=0
+	if host_tool splat-class; then
+		"$REPLY" -t "$tmp/trace" "$log" || rc=$?
 		[[ $rc -le 1 ]] && return "$rc"
 	fi
 	grep -qE "$markers" "$log" || return 1
@@ -416,7 +397,7 @@ read_results() {
 	fi
 	# A flood hides the status line: say why it is missing.
 	if [[ ( $test_mode -eq 1 || ! "$status_line" =~ ^sandbox-status: ) &&
-		"$(stat -c %s "$f")" -ge $RESULTS_MAX ]]; then
+		$results_cut -eq 1 ]]; then
 		printf '%s: warning: the guest wrote more than %s MB to its results line: cut there\n' \
 			"$SELF" $((RESULTS_MAX >> 20)) >&2
 	fi
@@ -437,7 +418,8 @@ splats_expected() {
 report_tests() {
 	local -r results="${results_dir:-$BUILD/results}"
 	local name report_rc=0 ext
-	name="$(kernel_name)"
+	kernel_name
+	name="$REPLY"
 	mkdir -p "$results"
 	[[ -f "$tmp/guest.results.ktap" ]] || : >"$tmp/guest.results.ktap"
 	mv -f "$tmp/guest.results.ktap" "$tmp/results.ktap"
@@ -476,24 +458,18 @@ main() {
 	fi
 	resolve_kernel
 	log="$BUILD/logs/$id.log"
-	# UML's own files (uml_dir), ours, and the guest's scratch directory;
-	# private, and new (no -p): the id is this process's, a directory
-	# already there is someone else's.
 	local -r tmp_new="${TMPDIR:-/tmp}/uml-sandbox.$id"
 	trap cleanup EXIT
 	trap 'on_signal INT' INT
 	trap 'on_signal TERM' TERM
 	[[ -d "$BUILD/logs" ]] || mkdir -p "$BUILD/logs"
-	mkdir -m 0700 "$tmp_new" "$tmp_new/scratch"
-	tmp="$tmp_new"
 	: >"$log"
-	ln -sfn "$id.log" "$BUILD/logs/last.log"
 
-	local interactive=0
+	local interactive=0 cmd_text=
 	if [[ ${#cmd[@]} -gt 0 ]]; then
 		# Read by init from /scratch/cmd; the guest can change only its
 		# own copy, after it has started.
-		sh_quote "${cmd[@]}" >"$tmp/scratch/cmd"
+		sh_quote cmd_text "${cmd[@]}"
 	elif [[ -t 0 ]]; then
 		interactive=1
 		stty_saved="$(stty -g)"
@@ -502,76 +478,67 @@ main() {
 	fi
 
 	local -a args
-	kernel_args "$id" "$tmp"
+	kernel_args "$id" "$tmp_new"
 	printf '%s\n' "\$ ${kernel_bin#"$TOP"/} ${args[*]}" >>"$log"
 
-	# The results line (ttyS1, the kernel's fd 4 = RESULTS_FD) into $tmp,
-	# at most RESULTS_MAX bytes of it: the guest cannot fill the disk.  The
-	# rest is read and dropped: a full pipe would hang the guest's writer.
-	# By bash itself, slowly: a cat would be one more program every run.
-	# Guest output (console, fd 1) to the terminal and the log; kernel
-	# messages (UML's stderr console) to the log, and the terminal with -v.
-	# tee ignores Ctrl-C so that the guest's last words are not lost.
-	local res_fd out_fd err_fd=2 log_fd log_max log_start
-	exec {res_fd}> >(head -c "$RESULTS_MAX" >"$tmp/results"
-		while read -r -N 65536 _; do :; done)
-	res_pid=$!
-	# Everything for the log goes through one bounded writer: one byte
-	# over the bound tells a flood (cut below), the rest is drained.
-	log_max="$(size_bytes "$log_limit")"
-	log_start="$(stat -c %s "$log")"
-	exec {log_fd}> >(trap '' INT; exec {res_fd}>&-; head -c "$((log_max + 1))" >>"$log"
-		while read -r -N 65536 _; do :; done)
-	log_pid=$!
-	exec {out_fd}> >(trap '' INT; exec {res_fd}>&- tee -a "/dev/fd/$log_fd")
-	tee_pid=$!
-	if [[ $verbose -eq 1 ]]; then
-		exec {err_fd}> >(exec {res_fd}>&- {out_fd}>&- tee -a "/dev/fd/$log_fd" >&2)
-		err_tee_pid=$!
-	else
-		exec {err_fd}>&"$log_fd"
-	fi
-	local stdin=/dev/stdin
+	# The run itself: scripts/uml-launch.c, one process instead of the
+	# ten programs it took in bash.  It creates the run's directory (UML's
+	# own files, ours, and the guest's scratch directory; private, and new:
+	# the id is this process's, a directory already there is someone
+	# else's) and points last.log at the log.  The kernel runs in a session
+	# of its own with the host's ASLR off, as under GDB: with it, the host
+	# puts UML's brk far from its bss (~1 GB here), and UML adds that gap
+	# to its physical memory ("exec-shield gap"), so each boot initialises
+	# the struct pages of up to 1 GB nobody uses and the guest's memory map
+	# differs from run to run (SANDBOX_ASLR=1 keeps it on; the bench
+	# measures both ways).
+	#   The guest's output (fd 1) goes to the terminal and the log; kernel
+	# messages (UML's stderr console) to the log, and the terminal with -v;
+	# the results line (ttyS1, the kernel's fd 4 = RESULTS_FD) to
+	# $tmp/results, at most RESULTS_MAX bytes of it: the guest cannot fill
+	# the disk.  The log takes at most SANDBOX_LOG_LIMIT: more is a flood,
+	# cut there.  Past -t, or once run-uml.sh is gone (killed with SIGKILL,
+	# it cannot clean up), the guest is killed.
+	#   In the background, so that a signal's trap runs at once (bash waits
+	# for a command in the foreground first); the stdin given explicitly:
+	# a background job's would be /dev/null.
+	local log_max stdin=/dev/stdin launcher
+	local -a opts=()
+	size_bytes log_max "$log_limit"
 	[[ -e /dev/stdin ]] && [[ -r /dev/stdin ]] || stdin=/dev/null
-	# Host ASLR off for the kernel, as under GDB: with it, the host puts
-	# UML's brk far from its bss (~1 GB here), and UML adds that gap to
-	# its physical memory ("exec-shield gap"), so each boot initialises
-	# the struct pages of up to 1 GB nobody uses (0.36 -> 0.29 s for
-	# 'run-uml.sh -- true') and the guest's memory map differs from run to
-	# run.  Where the personality is refused (a seccomp profile), as is;
-	# SANDBOX_ASLR=1 keeps it on (the bench measures both ways).
-	local -a norand=()
-	if [[ "${SANDBOX_ASLR:-0}" != 1 ]] && setarch -R true 2>/dev/null; then
-		norand=(setarch -R)
-	fi
-	# shellcheck disable=SC2261 # one each: stdout, stderr, fd 4
-	TMPDIR="$tmp" setsid "${norand[@]}" "$kernel_bin" "${args[@]}" <"$stdin" >&"$out_fd" \
-		2>&"$err_fd" 4>&"$res_fd" &
-	uml_pid=$!
-	# Only the kernel holds the pipes now: the readers end when it does.
-	exec {out_fd}>&- {err_fd}>&- {res_fd}>&- {log_fd}>&-
-	watchdog "$timeout" "$uml_pid" &
-	wd_pid=$!
+	[[ -n "$cmd_text" ]] && opts+=(-c "$cmd_text")
+	[[ $verbose -eq 1 ]] && opts+=(-v)
+	[[ "${SANDBOX_ASLR:-0}" == 1 ]] && opts+=(-A)
+	host_tool uml-launch || die "$E_BUILD" "building scripts/uml-launch.c failed (see above)"
+	launcher="$REPLY"
+	"$launcher" "${opts[@]}" -l "$BUILD/logs/last.log" -m "$log_max" -r "$RESULTS_MAX" \
+		-t "$timeout" "$tmp_new" "$log" -- "$kernel_bin" "${args[@]}" <"$stdin" &
+	launch_pid=$!
+	tmp="$tmp_new"
+	local launch_rc=0
+	wait "$launch_pid" || launch_rc=$?
+	launch_pid=
+	launch_failed "$launch_rc"
 
-	local uml_rc=0 status_line
-	# Without stderr: bash's "Killed" job notice says less than ours below.
-	{ wait "$uml_pid"; } 2>/dev/null || uml_rc=$?
-	# The guest's processes are in UML's group; none may outlive it.
-	kill_guest
-	reap_helpers
+	# What it saw (scripts/uml-launch.c): the kernel's status, and flags.
+	local uml_rc=0 timed_out=0 log_cut=0 results_cut=0 splat_markers=0 status_line word value
+	while read -r word value; do
+		case "$word" in
+		kernel-exit) uml_rc="$value" ;;
+		timed-out) timed_out=1 ;;
+		log-cut) log_cut=1 ;;
+		results-cut) results_cut=1 ;;
+		splat-markers) splat_markers=1 ;;
+		esac
+	done <"$tmp/launch.status"
 	read_results
-	local log_cut=0
-	if (($(stat -c %s "$log") - log_start > log_max)); then
-		truncate -s "$((log_start + log_max))" "$log"
-		log_cut=1
-	fi
 	if [[ -n "$stty_saved" ]]; then
 		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
 		stty_saved=
 	fi
 
 	local rc
-	if [[ -e "$tmp/timed-out" ]]; then
+	if [[ $timed_out -eq 1 ]]; then
 		printf '%s: error: the guest did not finish within %s s and was killed\n' \
 			"$SELF" "$timeout" >&2
 		printf '  log: %s (raise the limit with --timeout)\n' "${log#"$TOP"/}" >&2
@@ -610,7 +577,8 @@ main() {
 		# The status is written into $tmp: a full disk loses it.
 		explain_disk_full && rc=$E_NOSPACE
 	fi
-	if show_splats "$log" >"$tmp/splat"; then
+	# No marker in the log: splat-class would find nothing.
+	if [[ $splat_markers -eq 1 ]] && show_splats "$log" >"$tmp/splat"; then
 		local class classes
 		class="$(sed -n 's/^class: //p' "$tmp/splat")"
 		classes="$(sed -n 's/^classes: //p' "$tmp/splat")"

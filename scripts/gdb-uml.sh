@@ -290,6 +290,7 @@ kernel_args() {
 		done
 		return 0
 	fi
+	kernel_name
 	# shellcheck disable=SC2054 # con0=fd:0,fd:1 is one argument: UML's syntax
 	args=(
 		"mem=$mem"
@@ -297,7 +298,7 @@ kernel_args() {
 		root=/dev/root rootfstype=hostfs ro "hostfs=$ROOTFS,ro"
 		"hostfs_scratch=$dir/scratch" "hostfs_budget=${SANDBOX_WRITE_LIMIT:-64M}"
 		${share:+"hostfs_share=$share" SANDBOX_SHARE=1}
-		init=/init "SANDBOX_RUN=$id" "SANDBOX_KERNEL=$(kernel_name)"
+		init=/init "SANDBOX_RUN=$id" "SANDBOX_KERNEL=$REPLY"
 		con0=fd:0,fd:1 con=null ssl=null "ssl0=$console" ssl1=null,fd:4 console=ttyS0
 		"${append[@]}"
 	)

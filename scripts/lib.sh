@@ -84,16 +84,17 @@ need_value() {
 }
 
 # kernel_name: patched, base, or custom for a kernel given by path, as the
-# guest (SANDBOX_KERNEL=) and the results files name it.  A kernel given by
-# path that is a build of one of the sandbox's trees (make coverage's GCOV
-# kernels) says which with SANDBOX_KERNEL_NAME, so that the guest expects
-# what that tree does (series/* XFAIL on base).
+# guest (SANDBOX_KERNEL=) and the results files name it, in REPLY (no
+# subshell: run-uml.sh asks on every run).  A kernel given by path that is
+# a build of one of the sandbox's trees (make coverage's GCOV kernels) says
+# which with SANDBOX_KERNEL_NAME, so that the guest expects what that tree
+# does (series/* XFAIL on base).
 kernel_name() {
 	# shellcheck disable=SC2154 # kernel: the caller's option (run-uml.sh, gdb-uml.sh)
 	if [[ "$kernel" == */* ]]; then
-		echo "${SANDBOX_KERNEL_NAME:-custom}"
+		REPLY="${SANDBOX_KERNEL_NAME:-custom}"
 	else
-		echo "$kernel"
+		REPLY="$kernel"
 	fi
 }
 

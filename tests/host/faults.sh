@@ -101,8 +101,9 @@ test_uml_sigkill_reported() {
 		grep -q READY "$scratch/kill.out" 2>/dev/null && break
 		sleep 0.05
 	done
-	# The kernel's main process: the "linux" whose parent is run-uml.sh.
-	kpid="$(pgrep -P "$pid" -x linux | head -n 1 || true)"
+	# The kernel's main process: the "linux" whose parent is run-uml.sh's
+	# launcher (scripts/uml-launch.c).
+	kpid="$(pgrep -P "$(pgrep -P "$pid" -x uml-launch | head -n 1)" -x linux | head -n 1 || true)"
 	[[ -n "$kpid" ]] && grep -q READY "$scratch/kill.out" ||
 		fail "the guest command never started" || return
 	diag "kill -KILL $kpid ($(ps -o args= -p "$kpid" | cut -c1-40)...)"
@@ -121,7 +122,39 @@ test_uml_sigkill_reported() {
 	expect_status 0 "$rc" "the next run"
 }
 
-# run-uml.sh itself killed with SIGKILL (it cannot clean up): its watchdog
+# The launcher (scripts/uml-launch.c) killed with SIGKILL mid-run, as the
+# host's OOM killer would: run-uml.sh says so and exits 122, stops the
+# guest (the launcher left its group's id) and leaves no temp file.
+test_launcher_sigkill_stops_guest() {
+	local -r tag="launchkill-$$-$RANDOM" tmpd="$scratch/tmp-launch"
+	local rc=0 pid i lpid
+	mkdir -p "$tmpd"
+	TMPDIR="$tmpd" "$RUN" --no-build -t 120 -a "sandbox.tag=$tag" -- \
+		sh -c 'echo READY; sleep 600' >"$scratch/launch.out" 2>"$scratch/launch.err" </dev/null &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q READY "$scratch/launch.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	lpid="$(pgrep -P "$pid" -x uml-launch | head -n 1 || true)"
+	[[ -n "$lpid" ]] && grep -q READY "$scratch/launch.out" ||
+		fail "the guest command never started" || return
+	kill -KILL "$lpid"
+	wait "$pid" || rc=$?
+	expect_status 122 "$rc" "launcher killed with SIGKILL" || return
+	expect_grep 'uml-launch.c died of SIGKILL on the host; its guest was stopped' \
+		"$scratch/launch.err" "says what happened" || return
+	sleep 0.5
+	if pgrep -f "sandbox.tag=$tag" >/dev/null; then
+		fail "processes left: $(pgrep -af "sandbox.tag=$tag" | cut -c1-80)"
+		# shellcheck disable=SC2046 # one pid a word
+		kill -KILL $(pgrep -f "sandbox.tag=$tag") 2>/dev/null || true
+		return 1
+	fi
+	[[ -z "$(ls -A "$tmpd")" ]] || fail "temp files left: $(ls -A "$tmpd")"
+}
+
+# run-uml.sh itself killed with SIGKILL (it cannot clean up): its launcher
 # stops the guest within seconds, even with no timeout, and removes the
 # temp files.
 test_wrapper_sigkill_stops_guest() {
