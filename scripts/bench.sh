@@ -93,6 +93,24 @@ repeat() {
 	done
 }
 
+# old_runner: in REPLY, run-uml.sh as it was before scripts/uml-launch.c
+# took its plumbing (bash: mkdir, tee, head, stat, setarch, the watchdog's
+# sleeps, splat-class on every run), taken from git with the lib.sh of
+# then, for the bench's old-way row.  False without that history (a
+# shallow clone).
+old_runner() {
+	local rev dir="$OUT/old-run"
+	rev="$(git -C "$TOP" log --diff-filter=A --format=%H -- scripts/uml-launch.c 2>/dev/null |
+		tail -n 1)"
+	[[ -n "$rev" ]] && git -C "$TOP" cat-file -e "$rev^" 2>/dev/null || return 1
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	git -C "$TOP" archive "$rev^" run-uml.sh scripts/lib.sh | tar -x -C "$dir" || return 1
+	# Its decode_splat looks for the tree beside it.
+	ln -s "$TOP/linux" "$dir/linux"
+	REPLY="$dir/run-uml.sh"
+}
+
 bench_boot() {
 	local k
 	for k in patched base; do
@@ -108,8 +126,16 @@ bench_boot() {
 	local i
 	local -a chk_watch=() chk_walk=() mk_watch=() mk_walk=() run_watch=() run_walk=()
 	local -a aslr_off=() aslr_on=() list_watch=() list_walk=() src_stamp=() src_tree=()
+	local -a launch_sh=()
 	local -r kstamp="$BUILD/kernel/patched/.sandbox-built"
+	local old_run=
+	old_runner && old_run="$REPLY"
 	for ((i = 0; i < runs; i++)); do
+		# The plumbing in bash (run-uml.sh before uml-launch.c), on the
+		# same kernel and guest; the C way is aslr_off's row.
+		if [[ -n "$old_run" ]]; then
+			launch_sh+=("$(time_cmd env BUILD="$BUILD" "$old_run" --no-build -- true)")
+		fi
 		# The boot with the host's ASLR off (the default) and on.
 		aslr_on+=("$(SANDBOX_ASLR=1 time_cmd "$RUN" --no-build -- true)")
 		aslr_off+=("$(time_cmd "$RUN" --no-build -- true)")
@@ -138,6 +164,13 @@ bench_boot() {
 	record boot_norand "./run-uml.sh --no-build -- true, the host's ASLR off (default)" "${aslr_off[@]}"
 	record boot_aslr "./run-uml.sh --no-build -- true, SANDBOX_ASLR=1" "${aslr_on[@]}"
 	ratio boot_aslr_ratio "  ASLR off over on" boot_norand boot_aslr
+	if [[ -n "$old_run" ]]; then
+		record boot_launch_sh "./run-uml.sh --no-build -- true, the plumbing in bash (before uml-launch.c)" \
+			"${launch_sh[@]}"
+		ratio boot_launch_ratio "  uml-launch.c over the bash plumbing" boot_norand boot_launch_sh
+	else
+		echo "  (no history of scripts/uml-launch.c: the bash plumbing's row skipped)"
+	fi
 	record list_watch "  the kernel's change list: stale -l -a (the watcher)" "${list_watch[@]}"
 	record list_walk "  the kernel's change list: stale -l (the walk)" "${list_walk[@]}"
 	ratio list_ratio "  the change list, watcher over walk" list_watch list_walk
