@@ -3,8 +3,12 @@
  * Parse the guest suite's KTAP and report it: a summary table, the
  * diagnostics of every failure, JSON and JUnit XML for CI systems.
  *
- * Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-q] KTAP
+ * Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-k FILE.ktap] [-q] KTAP
  *        ktap-report -c BASE.ktap PATCHED.ktap   (side by side, per case)
+ *
+ * -k copies KTAP itself to FILE.ktap.  Each output file is written under a
+ * temporary name beside it and renamed into place: guests that report at
+ * once replace a shared results file whole, and no reader sees half of it.
  *
  * The top level is one result per guest test; lines indented below it
  * belong to that test (a kselftest harness's own TAP among them, whose
@@ -251,9 +255,80 @@ static void count(size_t n[4])
 		n[tests[i].result]++;
 }
 
+/* The temporary name of output PATH: PATH.tmp.PID, in its directory. */
+static char *tmp_name(const char *path)
+{
+	size_t n = strlen(path) + 32;
+	char *tmp = malloc(n);
+
+	if (tmp)
+		snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	return tmp;
+}
+
+/* Close output F (its temporary name TMP) and rename it to PATH. */
+static int commit(FILE *f, char *tmp, const char *path)
+{
+	int rc = ferror(f) | fclose(f);
+
+	if (!rc)
+		rc = rename(tmp, path);
+	if (rc) {
+		int saved = errno;
+
+		unlink(tmp);
+		errno = saved;
+	}
+	free(tmp);
+	return rc;
+}
+
+/* A new output for PATH under its temporary name (*TMP), or NULL. */
+static FILE *create(const char *path, char **tmp)
+{
+	FILE *f;
+
+	*tmp = tmp_name(path);
+	if (!*tmp)
+		return NULL;
+	f = fopen(*tmp, "w");
+	if (!f) {
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return f;
+}
+
+static int copy_ktap(const char *path, const char *from)
+{
+	char buf[65536], *tmp;
+	size_t n;
+	FILE *in = fopen(from, "r"), *f;
+
+	if (!in)
+		return -1;
+	f = create(path, &tmp);
+	if (!f) {
+		fclose(in);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, f);
+	if (ferror(in)) {
+		fclose(in);
+		fclose(f);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	fclose(in);
+	return commit(f, tmp, path);
+}
+
 static int write_json(const char *path, const char *suite, long missing)
 {
-	FILE *f = fopen(path, "w");
+	char *tmp;
+	FILE *f = create(path, &tmp);
 	size_t i, j, n[4];
 
 	if (!f)
@@ -293,7 +368,7 @@ static int write_json(const char *path, const char *suite, long missing)
 		fputs("]}", f);
 	}
 	fputs("\n  ]\n}\n", f);
-	return fclose(f);
+	return commit(f, tmp, path);
 }
 
 static void junit_log(FILE *f, const struct test *t)
@@ -308,7 +383,8 @@ static void junit_log(FILE *f, const struct test *t)
 
 static int write_junit(const char *path, const char *suite, long missing)
 {
-	FILE *f = fopen(path, "w");
+	char *tmp;
+	FILE *f = create(path, &tmp);
 	size_t i, n[4];
 
 	if (!f)
@@ -346,7 +422,7 @@ static int write_junit(const char *path, const char *suite, long missing)
 		fprintf(f, "    <testcase classname=\"%s\" name=\"(missing results)\"><error message=\"%ld result(s) never arrived: the guest died or timed out\"/></testcase>\n",
 			suite, missing);
 	fputs("  </testsuite>\n</testsuites>\n", f);
-	return fclose(f);
+	return commit(f, tmp, path);
 }
 
 static void print_summary(const char *suite, long missing, int quiet)
@@ -397,7 +473,7 @@ static void print_summary(const char *suite, long missing, int quiet)
 
 static void usage(void)
 {
-	fputs("Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-q] KTAP\n"
+	fputs("Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-k FILE.ktap] [-q] KTAP\n"
 	      "       ktap-report -c BASE.ktap PATCHED.ktap\n", stderr);
 	exit(2);
 }
@@ -490,15 +566,16 @@ static int compare(const char *base_path, const char *patched_path)
 
 int main(int argc, char **argv)
 {
-	const char *suite = "guest", *json = NULL, *junit = NULL;
+	const char *suite = "guest", *json = NULL, *junit = NULL, *copy = NULL;
 	const char *base = NULL;
 	long missing;
 	int opt, quiet = 0;
 	size_t i;
 
-	while ((opt = getopt(argc, argv, "n:j:x:qc:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:j:x:k:qc:")) != -1) {
 		switch (opt) {
 		case 'n': suite = optarg; break;
+		case 'k': copy = optarg; break;
 		case 'j': json = optarg; break;
 		case 'x': junit = optarg; break;
 		case 'q': quiet = 1; break;
@@ -525,6 +602,10 @@ int main(int argc, char **argv)
 	}
 	if (junit && write_junit(junit, suite, missing)) {
 		fprintf(stderr, "ktap-report: %s: %s\n", junit, strerror(errno));
+		return 2;
+	}
+	if (copy && copy_ktap(copy, argv[optind])) {
+		fprintf(stderr, "ktap-report: %s: %s\n", copy, strerror(errno));
 		return 2;
 	}
 	if (missing > 0)
