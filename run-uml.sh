@@ -266,6 +266,12 @@ kill_guest() {
 	[[ $rc -ne 1 ]] || tmp=
 }
 
+# signal_name STATUS: the signal of a shell's status 128+N, by name (KILL),
+# in REPLY; its number where kill -l has no name for it.
+signal_name() {
+	REPLY="$(kill -l "$(($1 - 128))" 2>/dev/null)" || REPLY="$(($1 - 128))"
+}
+
 # launch_failed STATUS: the launcher's status other than 0 (the kernel ran)
 # is the end of the run.  1: it could not start the kernel, said why, and
 # left no directory.  Killed itself (the host's OOM killer), the guest
@@ -286,7 +292,8 @@ launch_failed() {
 		kill -KILL -- "-$pid" 2>/dev/null || true
 	fi
 	if [[ $1 -gt 128 ]]; then
-		die "$E_KILLED" "scripts/uml-launch.c died of SIG$(kill -l "$(($1 - 128))" 2>/dev/null || echo "$(($1 - 128))") on the host; its guest was stopped" \
+		signal_name "$1"
+		die "$E_KILLED" "scripts/uml-launch.c died of SIG$REPLY on the host; its guest was stopped" \
 			"log: ${log#"$TOP"/} (run again; kill -9 and the host OOM killer cause this)"
 	fi
 	die "$E_DIED" "scripts/uml-launch.c failed with status $1" "log: ${log#"$TOP"/}"
@@ -567,8 +574,9 @@ main() {
 	elif [[ $uml_rc -gt 128 ]]; then
 		# Killed from outside (kill -9, the host's OOM killer) or
 		# crashed: the guest could not say anything.
+		signal_name "$uml_rc"
 		printf '%s: error: the kernel process died of SIG%s on the host; no guest process is left\n' \
-			"$SELF" "$(kill -l "$((uml_rc - 128))" 2>/dev/null || echo "$((uml_rc - 128))")" >&2
+			"$SELF" "$REPLY" >&2
 		printf '  log: %s (run again; kill -9 and the host OOM killer cause this)\n' \
 			"${log#"$TOP"/}" >&2
 		rc=$E_KILLED

@@ -87,36 +87,55 @@ tree_state() {
 
 # --- run-uml.sh -----------------------------------------------------------------
 
+# start_ready_guest NAME TAG TMPD TIMEOUT: run-uml.sh in the background
+# (TMPDIR=TMPD, -t TIMEOUT, tagged TAG on the kernel command line) with a
+# command that says READY and sleeps; its pid in guest_pid once READY is
+# in $scratch/NAME.out (its stderr: NAME.err).  False if it never came.
+start_ready_guest() {
+	local -r name="$1" tag="$2" tmpd="$3" limit="$4"
+	local i
+	mkdir -p "$tmpd"
+	TMPDIR="$tmpd" "$RUN" --no-build -t "$limit" -a "sandbox.tag=$tag" -- \
+		sh -c 'echo READY; sleep 600' >"$scratch/$name.out" 2>"$scratch/$name.err" </dev/null &
+	guest_pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q READY "$scratch/$name.out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "the guest command never started"
+}
+
+# expect_nothing_left TAG TMPD: half a second after the run, no process of
+# the guest tagged TAG (killed if there is one) and nothing in TMPD.
+expect_nothing_left() {
+	sleep 0.5
+	if pgrep -f "sandbox.tag=$1" >/dev/null; then
+		fail "processes left: $(pgrep -af "sandbox.tag=$1" | cut -c1-80)"
+		# shellcheck disable=SC2046 # one pid a word
+		kill -KILL $(pgrep -f "sandbox.tag=$1") 2>/dev/null || true
+		return 1
+	fi
+	[[ -z "$(ls -A "$2")" ]] || fail "temp files left: $(ls -A "$2")"
+}
+
 # The kernel killed with SIGKILL mid-run: run-uml.sh says so and exits 122
 # (not the command's status, not a timeout), leaves no process and no temp
 # file, and the next run works.
 test_uml_sigkill_reported() {
 	local -r tag="sigkill-$$-$RANDOM" tmpd="$scratch/tmp-kill"
-	local rc=0 pid i kpid
-	mkdir -p "$tmpd"
-	TMPDIR="$tmpd" "$RUN" --no-build -t 120 -a "sandbox.tag=$tag" -- \
-		sh -c 'echo READY; sleep 600' >"$scratch/kill.out" 2>"$scratch/kill.err" </dev/null &
-	pid=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -q READY "$scratch/kill.out" 2>/dev/null && break
-		sleep 0.05
-	done
+	local rc=0 kpid guest_pid
+	start_ready_guest kill "$tag" "$tmpd" 120 || return
 	# The kernel's main process: the "linux" whose parent is run-uml.sh's
 	# launcher (scripts/uml-launch.c).
-	kpid="$(pgrep -P "$(pgrep -P "$pid" -x uml-launch | head -n 1)" -x linux | head -n 1 || true)"
-	[[ -n "$kpid" ]] && grep -q READY "$scratch/kill.out" ||
-		fail "the guest command never started" || return
+	kpid="$(pgrep -P "$(pgrep -P "$guest_pid" -x uml-launch | head -n 1)" -x linux |
+		head -n 1 || true)"
+	[[ -n "$kpid" ]] || fail "no kernel process under run-uml.sh's launcher" || return
 	diag "kill -KILL $kpid ($(ps -o args= -p "$kpid" | cut -c1-40)...)"
 	kill -KILL "$kpid"
-	wait "$pid" || rc=$?
+	wait "$guest_pid" || rc=$?
 	expect_status 122 "$rc" "kernel killed with SIGKILL" || return
 	expect_grep 'died of SIGKILL on the host' "$scratch/kill.err" "says what happened" || return
-	sleep 0.5
-	if pgrep -f "sandbox.tag=$tag" >/dev/null; then
-		fail "processes left: $(pgrep -af "sandbox.tag=$tag" | cut -c1-80)"
-		return
-	fi
-	[[ -z "$(ls -A "$tmpd")" ]] || fail "temp files left: $(ls -A "$tmpd")" || return
+	expect_nothing_left "$tag" "$tmpd" || return
 	rc=0
 	"$RUN" --no-build -t 60 -- true </dev/null >/dev/null 2>&1 || rc=$?
 	expect_status 0 "$rc" "the next run"
@@ -127,31 +146,16 @@ test_uml_sigkill_reported() {
 # guest (the launcher left its group's id) and leaves no temp file.
 test_launcher_sigkill_stops_guest() {
 	local -r tag="launchkill-$$-$RANDOM" tmpd="$scratch/tmp-launch"
-	local rc=0 pid i lpid
-	mkdir -p "$tmpd"
-	TMPDIR="$tmpd" "$RUN" --no-build -t 120 -a "sandbox.tag=$tag" -- \
-		sh -c 'echo READY; sleep 600' >"$scratch/launch.out" 2>"$scratch/launch.err" </dev/null &
-	pid=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -q READY "$scratch/launch.out" 2>/dev/null && break
-		sleep 0.05
-	done
-	lpid="$(pgrep -P "$pid" -x uml-launch | head -n 1 || true)"
-	[[ -n "$lpid" ]] && grep -q READY "$scratch/launch.out" ||
-		fail "the guest command never started" || return
+	local rc=0 lpid guest_pid
+	start_ready_guest launch "$tag" "$tmpd" 120 || return
+	lpid="$(pgrep -P "$guest_pid" -x uml-launch | head -n 1 || true)"
+	[[ -n "$lpid" ]] || fail "no launcher under run-uml.sh" || return
 	kill -KILL "$lpid"
-	wait "$pid" || rc=$?
+	wait "$guest_pid" || rc=$?
 	expect_status 122 "$rc" "launcher killed with SIGKILL" || return
 	expect_grep 'uml-launch.c died of SIGKILL on the host; its guest was stopped' \
 		"$scratch/launch.err" "says what happened" || return
-	sleep 0.5
-	if pgrep -f "sandbox.tag=$tag" >/dev/null; then
-		fail "processes left: $(pgrep -af "sandbox.tag=$tag" | cut -c1-80)"
-		# shellcheck disable=SC2046 # one pid a word
-		kill -KILL $(pgrep -f "sandbox.tag=$tag") 2>/dev/null || true
-		return 1
-	fi
-	[[ -z "$(ls -A "$tmpd")" ]] || fail "temp files left: $(ls -A "$tmpd")"
+	expect_nothing_left "$tag" "$tmpd"
 }
 
 # run-uml.sh itself killed with SIGKILL (it cannot clean up): its launcher
@@ -159,18 +163,10 @@ test_launcher_sigkill_stops_guest() {
 # temp files.
 test_wrapper_sigkill_stops_guest() {
 	local -r tag="wrapkill-$$-$RANDOM" tmpd="$scratch/tmp-wrap"
-	local pid i
-	mkdir -p "$tmpd"
-	TMPDIR="$tmpd" "$RUN" --no-build -t 0 -a "sandbox.tag=$tag" -- \
-		sh -c 'echo READY; sleep 600' >"$scratch/wrap.out" 2>&1 </dev/null &
-	pid=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -q READY "$scratch/wrap.out" 2>/dev/null && break
-		sleep 0.05
-	done
-	grep -q READY "$scratch/wrap.out" || fail "the guest command never started" || return
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null || true
+	local i guest_pid
+	start_ready_guest wrap "$tag" "$tmpd" 0 || return
+	kill -KILL "$guest_pid"
+	wait "$guest_pid" 2>/dev/null || true
 	for ((i = 0; i < 100; i++)); do
 		pgrep -f "sandbox.tag=$tag" >/dev/null || break
 		sleep 0.1
