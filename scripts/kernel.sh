@@ -8,7 +8,13 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+# make starts it by its absolute path: the tree is then above scripts/
+# as it stands (no cd, no subshell).
+case "$0" in
+/*/./* | /*/../* | *//*) TOP="$(cd "$(dirname "$0")/.." && pwd)" ;;
+/*/scripts/kernel.sh) TOP="${0%/scripts/kernel.sh}" ;;
+*) TOP="$(cd "$(dirname "$0")/.." && pwd)" ;;
+esac
 readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
@@ -46,7 +52,8 @@ EOF
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly SRC="${SRC:-$TOP/linux}"
 readonly KDIR="${KDIR:-$BUILD/kernel/patched}"
-readonly JOBS="${JOBS:-$(nproc)}"
+[[ -n "${JOBS:-}" ]] || { cpu_count; JOBS="$REPLY"; }
+readonly JOBS
 readonly STAMP="$KDIR/.sandbox-built"
 readonly KLD="${SANDBOX_LD:-ld.lld}"
 # The linker of the last good build: another SANDBOX_LD rebuilds.
@@ -63,7 +70,13 @@ kbuild_setup() {
 	if command -v ccache >/dev/null 2>&1; then
 		kargs+=(CC="ccache gcc")
 		# The same file in linux/ and in a worktree must hit the cache.
-		export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$SRC")}"
+		if [[ -z "${CCACHE_BASEDIR:-}" ]]; then
+			# dirname "$SRC", without starting it.
+			CCACHE_BASEDIR="${SRC%/}"
+			CCACHE_BASEDIR="${CCACHE_BASEDIR%/*}"
+			[[ "$SRC" == */* ]] || CCACHE_BASEDIR=.
+			export CCACHE_BASEDIR="${CCACHE_BASEDIR:-/}"
+		fi
 		export CCACHE_NOHASHDIR=1
 		# A miss (every object of a cold build, every edit) costs
 		# a compile, not a preprocessor run before it: the manifest
@@ -96,12 +109,13 @@ kmake() {
 	fi
 }
 
-fragments() {
-	printf '%s\n' "$FRAGMENT"
+# load_fragments: the Kconfig fragments, the sandbox's first, in FRAGS.
+load_fragments() {
+	FRAGS=("$FRAGMENT")
 	local f
 	for f in ${FRAGMENTS:-}; do
 		[[ -f "$f" ]] || die "$E_CONFIG" "Kconfig fragment $f does not exist"
-		printf '%s\n' "$f"
+		FRAGS+=("$f")
 	done
 }
 
@@ -109,7 +123,8 @@ fragments() {
 # silently drops what a missing dependency forbids.
 verify_config() {
 	local f line opt want have missing=0
-	while read -r f; do
+	load_fragments
+	for f in "${FRAGS[@]}"; do
 		while read -r line; do
 			case "$line" in
 			CONFIG_*=*)
@@ -131,7 +146,7 @@ verify_config() {
 				missing=$((missing + 1))
 			fi
 		done <"$f"
-	done < <(fragments)
+	done
 	if [[ "$missing" -gt 0 ]]; then
 		rm -f "$KDIR/.config"
 		die "$E_CONFIG" "$missing option(s) of the fragment did not survive the merge" \
@@ -142,8 +157,7 @@ verify_config() {
 
 cmd_config() {
 	mkdir -p "$KDIR"
-	local -a frags
-	mapfile -t frags < <(fragments)
+	load_fragments
 	echo "  CONFIG  ${KDIR#"$TOP"/}/.config"
 	# merge_config.sh merges the fragments (-m: only that); allnoconfig
 	# then starts from them, so only what the sandbox asks for is built,
@@ -156,7 +170,7 @@ cmd_config() {
 	# fresh clone to its first build.
 	local -r merged="$KDIR/.sandbox-fragment"
 	if ! (cd "$SRC" && KCONFIG_CONFIG="$merged" ARCH=um \
-		scripts/kconfig/merge_config.sh -m "${frags[@]}" >"$KDIR/.merge.log" 2>&1); then
+		scripts/kconfig/merge_config.sh -m "${FRAGS[@]}" >"$KDIR/.merge.log" 2>&1); then
 		cat "$KDIR/.merge.log" >&2
 		die "$E_CONFIG" "merge_config.sh failed (log above)"
 	fi
@@ -171,11 +185,13 @@ cmd_config() {
 # holds the toolchain's symbols).
 config_stale() {
 	[[ ! -f "$KDIR/.config" ]] && return 0
-	[[ "$(cat "$LD_STAMP" 2>/dev/null)" == "$KLD" ]] || return 0
+	read_line "$LD_STAMP"
+	[[ "$REPLY" == "$KLD" ]] || return 0
 	local f
-	while read -r f; do
+	load_fragments
+	for f in "${FRAGS[@]}"; do
 		[[ "$f" -nt "$KDIR/.config" ]] && return 0
-	done < <(fragments)
+	done
 	return 1
 }
 
@@ -189,21 +205,21 @@ build_stale() {
 	: >"$CHANGED"
 	[[ -f "$STAMP" && -x "$KDIR/linux" ]] || return 0
 	[[ "$KDIR/.config" -nt "$STAMP" || "$0" -nt "$STAMP" ]] && return 0
-	[[ "$(cat "$STAMP")" == "watch $SRC" ]] || return 0
-	[[ "$(cat "$LD_STAMP" 2>/dev/null)" == "$KLD" ]] || return 0
+	read_line "$STAMP"
+	[[ "$REPLY" == "watch $SRC" ]] || return 0
+	read_line "$LD_STAMP"
+	[[ "$REPLY" == "$KLD" ]] || return 0
 	local rc=0
 	# make all's watcher, when make names its stamp, lists the changes
 	# in ~10 ms instead of the ~0.2 s walk (else the walk lists them).
+	# The list is read only after stale said 0 (complete).
 	"$BUILD/host/stale" -l ${SANDBOX_STALE_ASK:+-a "$SANDBOX_STALE_ASK"} "$STAMP" \
-		>"$CHANGED.next" 2>/dev/null || rc=$?
+		>"$CHANGED" 2>/dev/null || rc=$?
 	case "$rc" in
-	0)
-		mv -f "$CHANGED.next" "$CHANGED"
-		return 0
-		;;
+	0) return 0 ;;
 	1) return 1 ;;
 	esac
-	rm -f "$CHANGED.next"
+	: >"$CHANGED"
 	[[ -n "$(find "$SRC" -name .git -prune -o -name __pycache__ -prune -o \
 		-newer "$STAMP" -print -quit)" ]]
 }
@@ -223,9 +239,19 @@ readonly KENV="$KDIR/.sandbox-kbuild-env" CALLER_ENV="$KDIR/.sandbox-caller-env"
 # The compiler and linker, as kbuild's configuration saw them: an upgrade,
 # or another SANDBOX_LD, means kbuild.
 compiler_id() {
-	local cc ld
-	cc="$(command -v gcc)" && ld="$(command -v "$KLD")" &&
-		stat -L -c '%n %s %Y' "$cc" "$(command -v ccache || echo "$cc")" "$ld"
+	local cc ccache ld
+	on_path gcc && cc="$REPLY" && on_path "$KLD" && ld="$REPLY" || return
+	on_path ccache && ccache="$REPLY" || ccache="$cc"
+	stat -L -c '%n %s %Y' "$cc" "$ccache" "$ld"
+}
+
+# same_compiler: the compiler and linker are those of kbuild's last run.
+same_compiler() {
+	local -a was
+	[[ -r "$KENV.cc" ]] || return 1
+	mapfile -t was <"$KENV.cc"
+	local IFS=$'\n'
+	[[ "$(compiler_id)" == "${was[*]}" ]]
 }
 
 # Record the environment kbuild gives its sub-makes, and ours beside it:
@@ -264,7 +290,7 @@ quick_plan() {
 		# are those of the last build unless one changed, which the
 		# plan catches.
 		quick_why="cannot record kbuild's environment"
-	elif [[ "$(compiler_id)" != "$(cat "$KENV.cc" 2>/dev/null)" ]]; then
+	elif ! same_compiler; then
 		quick_why="the compiler changed"
 	fi
 	[[ -z "$quick_why" ]] || return 1
@@ -279,7 +305,7 @@ quick_plan() {
 
 # in_kbuild_env COMMAND...: run COMMAND in KDIR with kbuild's exports.
 in_kbuild_env() {
-	(cd "$KDIR" && env "${kenv_unset[@]}" "${kenv[@]}" "$@")
+	env -C "$KDIR" "${kenv_unset[@]}" "${kenv[@]}" "$@"
 }
 
 load_kbuild_env() {
@@ -365,13 +391,19 @@ check_exports() {
 version_stamp() {
 	local ver
 	if [[ -z "${KBUILD_BUILD_VERSION:-}" ]]; then
-		ver="$(cat "$KDIR/.version" 2>/dev/null || true)"
+		read_line "$KDIR/.version"
+		ver="$REPLY"
 		[[ "$ver" =~ ^[0-9]+$ ]] && ver=$((ver + 1)) || ver=1
 		echo "$ver" >"$KDIR/.version"
 		kenv+=("KBUILD_BUILD_VERSION=$ver")
 	fi
-	[[ -n "${KBUILD_BUILD_TIMESTAMP:-}" ]] ||
-		kenv+=("KBUILD_BUILD_TIMESTAMP=$(LC_ALL=C date)")
+	if [[ -z "${KBUILD_BUILD_TIMESTAMP:-}" ]]; then
+		# date(1)'s default format in the C locale, as init/Makefile
+		# runs it (LC_ALL=C date), without starting it.
+		local LC_ALL=C stamp
+		printf -v stamp '%(%a %b %e %H:%M:%S %Z %Y)T' -1
+		kenv+=("KBUILD_BUILD_TIMESTAMP=$stamp")
+	fi
 }
 
 # quick_build PLAN: compile the planned objects (JOBS at a time), then
@@ -486,8 +518,10 @@ cmd_build() {
 		return 0
 	fi
 	if quick_plan "$plan"; then
+		local -a entries
+		mapfile -d '' -t entries <"$plan"
 		echo "  BUILD   ${KDIR#"$TOP"/}/linux from ${SRC#"$TOP"/}" \
-			"(quick: $(tr -cd '\0' <"$plan" | wc -c | awk '{ print $1 / 3 }') object(s) and the link)"
+			"(quick: $((${#entries[@]} / 3)) object(s) and the link)"
 		if [[ -n "${SANDBOX_BUILD_LOG:-}" ]]; then
 			stamp_lines quick_build "$plan" || rc=$?
 		else

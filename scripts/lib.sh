@@ -72,6 +72,57 @@ hold_lock() {
 	export SANDBOX_LOCKS="${SANDBOX_LOCKS:-}:$dir"
 }
 
+# read_line FILE: the first line of FILE in REPLY (empty when there is no
+# such file or it is empty), without starting a program as $(cat) would.
+read_line() {
+	REPLY=
+	[[ -r "$1" ]] || return 0
+	IFS= read -r REPLY <"$1" || true
+}
+
+# on_path NAME: the path of the program NAME as the shell would run it, in
+# REPLY; false when there is none.  command -v, without its subshell.
+on_path() {
+	local dir
+	REPLY=
+	if [[ "$1" == */* ]]; then
+		[[ -x "$1" ]] && REPLY="$1"
+	else
+		local IFS=:
+		for dir in $PATH; do
+			[[ -f "${dir:-.}/$1" && -x "${dir:-.}/$1" ]] || continue
+			REPLY="${dir:-.}/$1"
+			break
+		done
+	fi
+	[[ -n "$REPLY" ]]
+}
+
+# cpu_count: in REPLY, the CPUs this process may run on (what nproc says),
+# read from /proc/self/status; nproc itself where that cannot be read.
+cpu_count() {
+	local key range n=0 list=''
+	if [[ -r /proc/self/status ]]; then
+		while read -r key list; do
+			[[ "$key" == Cpus_allowed_list: ]] && break
+			list=
+		done </proc/self/status
+	fi
+	if [[ -z "$list" ]]; then
+		REPLY="$(nproc)"
+		return
+	fi
+	local IFS=,
+	for range in $list; do
+		if [[ "$range" == *-* ]]; then
+			n=$((n + ${range#*-} - ${range%-*} + 1))
+		else
+			n=$((n + 1))
+		fi
+	done
+	REPLY="$n"
+}
+
 # usage_error MESSAGE: a bad command line; exits with the caller's E_USAGE.
 usage_error() {
 	printf "%s: error: %s (see '%s --help')\n" "$SELF" "$1" "$SELF" >&2
