@@ -117,15 +117,18 @@ PHONY += all
 all:
 ifeq ($(UPTODATE_OFF),)
 	$(Q)$(BUILD)/host/stale $(if $(filter 1,$(KBUILD_VERBOSE)),-v) $(STALE_WALK) $(UPTODATE) 2>/dev/null; \
-	[ $$? -eq 1 ] || { $(PREFLIGHT) build && mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all; }
+	[ $$? -eq 1 ] || { $(PREFLIGHT_DUE) mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all; }
 else
 	$(Q)$(PREFLIGHT) build && mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all
 endif
 
 # Every tool and header the build needs is checked before anything is
 # downloaded (scripts/packages.list is the one list): only when a build is
-# due, so an up-to-date make pays nothing for it.
+# due, so an up-to-date make pays nothing for it, and not for a rebuild
+# (everything make all builds is there: the tools were at its build),
+# 50 ms of the edit-to-verdict loop.
 PREFLIGHT := $(TOP)/scripts/preflight.sh
+PREFLIGHT_DUE = $(if $(filter-out $(wildcard $(UPTODATE_NEED)),$(UPTODATE_NEED)),$(PREFLIGHT) build &&)
 
 PHONY += preflight
 preflight:
