@@ -19,12 +19,13 @@ Usage: $SELF [--runs N] [--cold] [--no-edit] [--tests PAT] [--only PART]
 
   --runs N    repetitions of the quick measurements (default 10; the slow
               ones run max(3, N/3) times)
-  --cold      also time a cold kernel build from a fresh worktree (~5 min)
+  --cold      also time a cold kernel build from a fresh worktree (~5 min),
+              and its configure step, new way and old (~2 min)
   --fresh     also time a fresh clone to its first verdict (~10 min)
   --no-edit   skip edit-to-verdict (it edits linux/mm/mremap.c and restores it)
   --tests PAT the guest tests of edit-to-verdict (default series/realign)
-  --only PART run one part: boot, init, check, edit, cold, fresh or guest (the tables
-              then hold only its rows)
+  --only PART run one part: boot, init, check, edit, cold, fresh, guest or
+              config (the tables then hold only its rows)
 
 Measures, each as median/min/max: boot to init and back (./run-uml.sh --
 true, with and without make's up-to-date check), make check-guest on a
@@ -93,22 +94,32 @@ repeat() {
 	done
 }
 
+# old_tree NAME REV FILE...: in REPLY, $OUT/NAME holding FILE... as they
+# were before commit REV (the old way of a row); false without that
+# history (a shallow clone).
+old_tree() {
+	local -r dir="$OUT/$1" rev="$2"
+	shift 2
+	[[ -n "$rev" ]] && git -C "$TOP" cat-file -e "$rev^" 2>/dev/null || return 1
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	git -C "$TOP" archive "$rev^" "$@" | tar -x -C "$dir" || return 1
+	REPLY="$dir"
+}
+
 # old_runner: in REPLY, run-uml.sh as it was before scripts/uml-launch.c
 # took its plumbing (bash: mkdir, tee, head, stat, setarch, the watchdog's
 # sleeps, splat-class on every run), taken from git with the lib.sh of
 # then, for the bench's old-way row.  False without that history (a
 # shallow clone).
 old_runner() {
-	local rev dir="$OUT/old-run"
+	local rev
 	rev="$(git -C "$TOP" log --diff-filter=A --format=%H -- scripts/uml-launch.c 2>/dev/null |
 		tail -n 1)"
-	[[ -n "$rev" ]] && git -C "$TOP" cat-file -e "$rev^" 2>/dev/null || return 1
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	git -C "$TOP" archive "$rev^" run-uml.sh scripts/lib.sh | tar -x -C "$dir" || return 1
+	old_tree old-run "$rev" run-uml.sh scripts/lib.sh || return 1
 	# Its decode_splat looks for the tree beside it.
-	ln -s "$TOP/linux" "$dir/linux"
-	REPLY="$dir/run-uml.sh"
+	ln -s "$TOP/linux" "$REPLY/linux"
+	REPLY="$REPLY/run-uml.sh"
 }
 
 bench_boot() {
@@ -324,6 +335,33 @@ bench_edit() {
 	make -s -C "$TOP" all >/dev/null
 }
 
+# A fresh build directory configured (kernel.sh config: the fragment
+# merged, Kconfig run, the result verified), the new way (one Kconfig
+# run) and the old (merge_config.sh's make, then olddefconfig), in turns.
+bench_config() {
+	local -r n=$((runs / 3 > 5 ? runs / 3 : 5)) kd="$OUT/config-kdir"
+	local old i
+	local -a new_t=() old_t=()
+	local rev
+	rev="$(git -C "$TOP" log -F --grep="kernel.sh config: one Kconfig run" --format=%H -n 1)"
+	if ! old_tree old-config "$rev" scripts/kernel.sh scripts/lib.sh config/sandbox.config; then
+		echo "  (no history of kernel.sh's config step: its rows skipped)"
+		return
+	fi
+	old="$REPLY"
+	for ((i = 0; i < n; i++)); do
+		rm -rf "$kd"
+		old_t+=("$(time_cmd env SRC="$TOP/linux" KDIR="$kd" "$old/scripts/kernel.sh" config)")
+		rm -rf "$kd"
+		new_t+=("$(time_cmd env SRC="$TOP/linux" KDIR="$kd" "$TOP/scripts/kernel.sh" config)")
+	done
+	rm -rf "$kd"
+	record config_new "configure a new build directory (kernel.sh config)" "${new_t[@]}"
+	record config_old "configure a new build directory, merge_config.sh's make and olddefconfig" \
+		"${old_t[@]}"
+	ratio config_ratio "  configure, one Kconfig run over two" config_new config_old
+}
+
 bench_cold() {
 	local wt="$BUILD/src/bench-cold" kd="$BUILD/kernel/bench-cold" t
 	rm -rf "$kd"
@@ -403,7 +441,7 @@ main() {
 		bench_init
 		bench_check
 		[[ $edit -eq 1 ]] && bench_edit
-		[[ $cold -eq 1 ]] && bench_cold
+		[[ $cold -eq 1 ]] && { bench_config; bench_cold; }
 		[[ $fresh -eq 1 ]] && bench_fresh
 		bench_guest
 	fi
