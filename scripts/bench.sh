@@ -193,6 +193,35 @@ bench_boot() {
 	record preflight "  scripts/preflight.sh check (every package of the list)" "${v[@]}"
 	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" kernel)
 	record make_noop "make kernel, nothing to do (its stamps, the watcher's list)" "${v[@]}"
+	bench_kernel_checks
+}
+
+# kernel.sh build with nothing to do (its checks, which every edit pays
+# before the compile), as it is and as it was before it started fewer
+# programs (from git), in turns.
+bench_kernel_checks() {
+	local rev old i
+	local -a new_t=() old_t=()
+	rev="$(git -C "$TOP" log -F --grep="kernel.sh: start fewer programs" --format=%H -n 1)"
+	if ! old_tree old-checks "$rev" scripts/kernel.sh scripts/lib.sh config/sandbox.config; then
+		echo "  (no history of kernel.sh's checks: their rows skipped)"
+		return
+	fi
+	old="$REPLY/scripts/kernel.sh"
+	# Older than the stamp and .config: a script or fragment newer than
+	# them means a full build or a new .config.
+	find "$REPLY" -exec touch -h -d @0 {} +
+	# The change list from make all's watcher, as make has kernel.sh ask.
+	local -r ask="$BUILD/.uptodate-patched"
+	for ((i = 0; i < runs; i++)); do
+		old_t+=("$(time_cmd env BUILD="$BUILD" SRC="$TOP/linux" KDIR="$BUILD/kernel/patched" \
+			SANDBOX_STALE_ASK="$ask" "$old" build)")
+		new_t+=("$(SANDBOX_STALE_ASK="$ask" time_cmd "$TOP/scripts/kernel.sh" build)")
+	done
+	record kernel_checks "  scripts/kernel.sh build, nothing to do" "${new_t[@]}"
+	record kernel_checks_old "  scripts/kernel.sh build, nothing to do, before it started fewer programs" \
+		"${old_t[@]}"
+	ratio kernel_checks_ratio "  kernel.sh's checks, new over old" kernel_checks kernel_checks_old
 }
 
 # PID 1 the new way (/init, rootfs/init.c) and the old way (init.sh, the
