@@ -80,6 +80,47 @@ test_make_without_flex_bison() {
 	[[ ! -e "$scratch/makeflex/build/dl" ]] || fail "make check downloaded something"
 }
 
+# A rebuild (everything make all builds is there, a source file edited)
+# skips the check: its tools were there for the last build.  Without one
+# of its products (here the kernel) make all checks again.  A stand-in
+# build directory whose stamp watches a scratch tree, on a machine without
+# flex; make -n shows the build without running it.
+test_rebuild_skips_preflight() {
+	local -r o="$scratch/rebuild/build" t="$scratch/rebuild/tree"
+	local bin p
+	local -a need
+	[[ -x "$TOP/build/host/stale" ]] || skip "no build/host/stale (make all first)" || return
+	bin="$(standin_path rebuild flex bison)"
+	mkdir -p "$o/host" "$t/mm"
+	echo "int x;" >"$t/mm/mremap.c"
+	# make's own list of what make all builds (its stamp's need lines).
+	read -ra need <<<"$(make -s -C "$TOP" O="$o" KERNEL=patched \
+		--eval 'sandbox-need: ; @echo $(UPTODATE_NEED)' sandbox-need)"
+	for p in "${need[@]}"; do
+		mkdir -p "${p%/*}"
+		touch "$p"
+	done
+	cp "$TOP/build/host/stale" "$o/host/stale"
+	sleep 0.02
+	{ echo "watch $t"; printf 'need %s\n' "${need[@]}"; } >"$o/.uptodate-patched"
+	sleep 0.02
+	echo "/* edit */" >>"$t/mm/mremap.c"
+	make_n() {
+		elapsed_ms env PATH="$bin" SANDBOX_WATCH=0 make -s -n -C "$TOP" O="$o" all KERNEL=patched
+	}
+	make_n
+	expect_grep ">$o/.uptodate-patched.next" "$scratch/out" "the edit starts the build" || return
+	if grep -q 'flex' "$scratch/out"; then
+		sed 's/^/# /' "$scratch/out"
+		fail "the preflight check ran for a rebuild"
+		return
+	fi
+	rm "$o/kernel/patched/linux"
+	make_n
+	[[ $rc -ne 0 ]] || fail "make all without flex and without a kernel succeeded" || return
+	expect_grep 'flex +\(package flex\)' "$scratch/out" "a missing kernel: the check names flex"
+}
+
 # GDB is checked by the GDB entry point: --gdb on a machine without gdb.
 test_gdb_entry_without_gdb() {
 	local bin
