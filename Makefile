@@ -128,7 +128,8 @@ endif
 # (everything make all builds is there: the tools were at its build),
 # 50 ms of the edit-to-verdict loop.
 PREFLIGHT := $(TOP)/scripts/preflight.sh
-PREFLIGHT_DUE = $(if $(filter-out $(wildcard $(UPTODATE_NEED)),$(UPTODATE_NEED)),$(PREFLIGHT) build &&)
+PREFLIGHT_MISSING = $(filter-out $(wildcard $(UPTODATE_NEED)),$(UPTODATE_NEED))
+PREFLIGHT_DUE = $(if $(PREFLIGHT_MISSING),$(PREFLIGHT) build &&)
 
 PHONY += preflight
 preflight:
@@ -237,7 +238,8 @@ PREPARED := $(BUILD)/.prepared-$(LINUX_DEB_VERSION)
 PREPARED_WATCH := $(TOP)/patches $(TOP)/scripts $(LINUX)/.git/sandbox
 
 PHONY += source
-source: preflight
+source:
+	$(if $(PREFLIGHT_MISSING),$(Q)$(PREFLIGHT) build)
 ifeq ($(KERNEL),upstream)
 	$(Q)LINUX=$(UPSTREAM_SRC) PATCHES=$(TOP)/patches/upstream LINUX_PKG=$(UPSTREAM_PKG) \
 		LINUX_DEB_VERSION='$(UPSTREAM_DEB_VERSION)' $(TOP)/scripts/linux-tree.sh prepare

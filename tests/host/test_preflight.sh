@@ -110,9 +110,11 @@ test_rebuild_skips_preflight() {
 	}
 	make_n
 	expect_grep ">$o/.uptodate-patched.next" "$scratch/out" "the edit starts the build" || return
-	if grep -q 'flex' "$scratch/out"; then
+	# make -n prints what it would run: no check at all (make source's
+	# included), and none that ran.
+	if grep -q 'flex\|preflight\.sh' "$scratch/out"; then
 		sed 's/^/# /' "$scratch/out"
-		fail "the preflight check ran for a rebuild"
+		fail "the preflight check ran, or would run, for a rebuild"
 		return
 	fi
 	rm "$o/kernel/patched/linux"
