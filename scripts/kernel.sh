@@ -9,12 +9,12 @@ set -euo pipefail
 
 readonly SELF="${0##*/}"
 # make starts it by its absolute path: the tree is then above scripts/
-# as it stands (no cd, no subshell).
-case "$0" in
-/*/./* | /*/../* | *//*) TOP="$(cd "$(dirname "$0")/.." && pwd)" ;;
-/*/scripts/kernel.sh) TOP="${0%/scripts/kernel.sh}" ;;
-*) TOP="$(cd "$(dirname "$0")/.." && pwd)" ;;
-esac
+# as it stands (no cd, no subshell); started any other way, resolved.
+if [[ "$0" == /*/scripts/kernel.sh && "$0" != *//* && "$0" != */./* && "$0" != */../* ]]; then
+	TOP="${0%/scripts/kernel.sh}"
+else
+	TOP="$(cd "$(dirname "$0")/.." && pwd)"
+fi
 readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
@@ -70,13 +70,7 @@ kbuild_setup() {
 	if command -v ccache >/dev/null 2>&1; then
 		kargs+=(CC="ccache gcc")
 		# The same file in linux/ and in a worktree must hit the cache.
-		if [[ -z "${CCACHE_BASEDIR:-}" ]]; then
-			# dirname "$SRC", without starting it.
-			CCACHE_BASEDIR="${SRC%/}"
-			CCACHE_BASEDIR="${CCACHE_BASEDIR%/*}"
-			[[ "$SRC" == */* ]] || CCACHE_BASEDIR=.
-			export CCACHE_BASEDIR="${CCACHE_BASEDIR:-/}"
-		fi
+		export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$SRC")}"
 		export CCACHE_NOHASHDIR=1
 		# A miss (every object of a cold build, every edit) costs
 		# a compile, not a preprocessor run before it: the manifest
