@@ -80,15 +80,20 @@ PHONY :=
 # make all runs before every boot (run-uml.sh), so its "nothing to do" must
 # cost next to nothing: kbuild's own takes ~9 s here.  A stamp lists what
 # the build reads (watch) and makes (need); build/host/stale checks it (see
-# scripts/stale.c) and only a change, or a missing product, starts the real
+# scripts/build/stale.c) and only a change, or a missing product, starts the real
 # build.  The stamp is written before the build, so an edit made during it
 # is newer and triggers the next one.  An inotify watcher, left by the
 # build or by a check that walked, answers in ~1 ms instead of a ~0.2 s
 # walk of linux/; it ends after 30 minutes without a question or when the
 # stamp goes or changes (make clean, the next build).
 UPTODATE := $(BUILD)/.uptodate-$(KERNEL)
-UPTODATE_WATCH := $(TOP)/Makefile $(TOP)/config $(TOP)/patches $(TOP)/scripts \
-	$(TOP)/tests $(TOP)/rootfs $(LINUX)
+# Only what the build reads: scripts/dev and scripts/gdb (bench, lint,
+# GDB), tests/host and tests/mutants are not, and an edit there must not
+# make the next boot rebuild.
+UPTODATE_WATCH := $(TOP)/Makefile $(TOP)/config $(TOP)/patches $(TOP)/scripts/lib.sh \
+	$(TOP)/scripts/packages.list $(TOP)/scripts/source $(TOP)/scripts/build \
+	$(TOP)/scripts/run $(TOP)/scripts/report $(TOP)/tests/Makefile $(TOP)/tests/guest \
+	$(TOP)/rootfs $(LINUX)
 ifeq ($(KERNEL),base)
   # The base worktree follows the series-base tag, moved by re-applying.
   UPTODATE_WATCH += $(SRC) $(LINUX)/.git/sandbox $(LINUX)/.git/refs/tags \
@@ -97,7 +102,7 @@ endif
 ifeq ($(KERNEL),upstream)
   UPTODATE_WATCH += $(SRC)
 endif
-# The linker (SANDBOX_LD, scripts/kernel.sh; ld.lld by default) is no file
+# The linker (SANDBOX_LD, scripts/build/kernel.sh; ld.lld by default) is no file
 # the build reads: make keeps the choice in one, rewritten by make itself
 # (no program started) only when it changes, so another SANDBOX_LD makes
 # the stamp stale.  Before the first build there is no build directory,
@@ -127,7 +132,7 @@ endif
 # due, so an up-to-date make pays nothing for it, and not for a rebuild
 # (everything make all builds is there: the tools were at its build),
 # 50 ms of the edit-to-verdict loop.
-PREFLIGHT := $(TOP)/scripts/preflight.sh
+PREFLIGHT := $(TOP)/scripts/build/preflight.sh
 PREFLIGHT_MISSING = $(filter-out $(wildcard $(UPTODATE_NEED)),$(UPTODATE_NEED))
 PREFLIGHT_DUE = $(if $(PREFLIGHT_MISSING),$(PREFLIGHT) build &&)
 
@@ -135,14 +140,14 @@ PHONY += preflight
 preflight:
 	$(Q)$(PREFLIGHT) build
 
-# SANDBOX_WATCH=0: no inotify watcher (scripts/stale.c); every check walks.
+# SANDBOX_WATCH=0: no inotify watcher (scripts/build/stale.c); every check walks.
 export SANDBOX_WATCH
 STALE_WALK := $(if $(filter 0,$(SANDBOX_WATCH)),-w)
 
 # Two makes at once on one build directory (two terminals, run-uml.sh in
 # parallel) take turns for the build: the second waits, says so, and then
 # finds it done.
-BUILD_LOCKED := $(TOP)/scripts/with-lock.sh $(BUILD)
+BUILD_LOCKED := $(TOP)/scripts/build/with-lock.sh $(BUILD)
 
 # Not for direct use: the real build behind all, always run.  The kernel
 # and the guest (Busybox, the tests, the staged root) need only the source
@@ -152,7 +157,7 @@ BUILD_LOCKED := $(TOP)/scripts/with-lock.sh $(BUILD)
 # failure fails the build.  The last stamp stays until the new one
 # replaces it: it is older than the change that started this build, so it
 # still says stale, and its watcher lists the kernel's changes
-# (SANDBOX_STALE_ASK, scripts/kernel.sh).
+# (SANDBOX_STALE_ASK, scripts/build/kernel.sh).
 PHONY += build-all
 build-all:
 	$(Q)mkdir -p $(BUILD) && { printf 'watch %s\n' $(UPTODATE_WATCH); \
@@ -235,33 +240,33 @@ help:
 # ~2 ms.  It watches what that answer rests on: patches/, the scripts and
 # linux/'s record of what it applied (digest, head, keep), and names the pin.
 PREPARED := $(BUILD)/.prepared-$(LINUX_DEB_VERSION)
-PREPARED_WATCH := $(TOP)/patches $(TOP)/scripts $(LINUX)/.git/sandbox
+PREPARED_WATCH := $(TOP)/patches $(TOP)/scripts/lib.sh $(TOP)/scripts/source $(LINUX)/.git/sandbox
 
 PHONY += source
 source:
 	$(if $(PREFLIGHT_MISSING),$(Q)$(PREFLIGHT) build)
 ifeq ($(KERNEL),upstream)
 	$(Q)LINUX=$(UPSTREAM_SRC) PATCHES=$(TOP)/patches/upstream LINUX_PKG=$(UPSTREAM_PKG) \
-		LINUX_DEB_VERSION='$(UPSTREAM_DEB_VERSION)' $(TOP)/scripts/linux-tree.sh prepare
+		LINUX_DEB_VERSION='$(UPSTREAM_DEB_VERSION)' $(TOP)/scripts/source/linux-tree.sh prepare
 else ifeq ($(LINUX_SRC),)
 	$(Q)[ -x $(BUILD)/host/stale ] && { $(BUILD)/host/stale -w $(PREPARED) 2>/dev/null; \
 		[ $$? -eq 1 ]; } || { rm -f $(PREPARED); mkdir -p $(BUILD) && \
 		printf 'watch %s\n' $(PREPARED_WATCH) >$(PREPARED).next && \
-		$(TOP)/scripts/linux-tree.sh prepare && mv -f $(PREPARED).next $(PREPARED); }
+		$(TOP)/scripts/source/linux-tree.sh prepare && mv -f $(PREPARED).next $(PREPARED); }
 ifeq ($(KERNEL),base)
-	$(Q)$(TOP)/scripts/kernel.sh worktree base series-base
+	$(Q)$(TOP)/scripts/build/kernel.sh worktree base series-base
 endif
 else
-	$(Q)$(TOP)/scripts/linux-tree.sh check-src "$(SRC)"
+	$(Q)$(TOP)/scripts/source/linux-tree.sh check-src "$(SRC)"
 endif
 
 PHONY += linux-status export-patches reset-linux
 linux-status:
-	$(Q)$(TOP)/scripts/linux-tree.sh status
+	$(Q)$(TOP)/scripts/source/linux-tree.sh status
 export-patches:
-	$(Q)$(TOP)/scripts/linux-tree.sh export
+	$(Q)$(TOP)/scripts/source/linux-tree.sh export
 reset-linux:
-	$(Q)CONFIRM=$(CONFIRM) $(TOP)/scripts/linux-tree.sh reset
+	$(Q)CONFIRM=$(CONFIRM) $(TOP)/scripts/source/linux-tree.sh reset
 
 # --- config and build --------------------------------------------------------
 # build-all has run source once for the two (SANDBOX_SOURCE_DONE).
@@ -271,7 +276,7 @@ PHONY += kernel
 kernel: $(SOURCE_FIRST)
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE))
 	$(Q)$(if $(UPTODATE_OFF)$(STALE_WALK),,SANDBOX_STALE_ASK=$(UPTODATE)) \
-		$(TOP)/scripts/kernel.sh build
+		$(TOP)/scripts/build/kernel.sh build
 
 # --- guest -------------------------------------------------------------------
 PHONY += tests
@@ -280,7 +285,7 @@ tests: $(SOURCE_FIRST)
 
 PHONY += rootfs
 rootfs: tests
-	$(Q)$(TOP)/scripts/stage-rootfs.sh "$(ROOTFS)" "$(TESTS_OUT)"
+	$(Q)$(TOP)/scripts/build/stage-rootfs.sh "$(ROOTFS)" "$(TESTS_OUT)"
 
 # --- host tools ----------------------------------------------------------------
 HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale $(BUILD)/host/splat-class \
@@ -289,7 +294,9 @@ HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale $(BUILD)/host/splat-
 PHONY += host-tools
 host-tools: $(HOST_TOOLS)
 
-$(BUILD)/host/%: $(TOP)/scripts/%.c
+# Each tool's source sits in the folder of its stage.
+vpath %.c $(TOP)/scripts/build $(TOP)/scripts/run $(TOP)/scripts/report
+$(BUILD)/host/%: %.c
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $(@F)"
 	$(Q)$(or $(HOSTCC),cc) -O2 -Wall -Wextra -o $@ $< $(HOSTLDLIBS_$(@F))
@@ -297,7 +304,7 @@ $(BUILD)/host/%: $(TOP)/scripts/%.c
 HOSTLDLIBS_stale := -pthread
 
 # Both look for the same splat markers.
-$(BUILD)/host/splat-class $(BUILD)/host/uml-launch: $(TOP)/scripts/splat-markers.h
+$(BUILD)/host/splat-class $(BUILD)/host/uml-launch: $(TOP)/scripts/run/splat-markers.h
 
 # --- run and test -------------------------------------------------------------
 PHONY += run
@@ -311,7 +318,7 @@ gdb:
 ifeq ($(ATTACH),)
 	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --gdb $(if $(CMD),-- $(CMD))
 else
-	$(Q)$(TOP)/scripts/gdb-uml.sh --attach $(filter-out 1,$(ATTACH))
+	$(Q)$(TOP)/scripts/gdb/gdb-uml.sh --attach $(filter-out 1,$(ATTACH))
 endif
 
 # T=pattern is the edit-compile-test loop: rebuild what changed, run the
@@ -382,7 +389,7 @@ check-ab:
 	$(Q)$(MAKE) check-guest KERNEL=base T=series/
 	$(Q)$(TOP)/tests/host/test_fuzz.sh
 
-# The quick rebuild (scripts/kernel.sh) against kbuild itself: edits in the
+# The quick rebuild (scripts/build/kernel.sh) against kbuild itself: edits in the
 # base worktree are rebuilt the quick way, then kbuild must find nothing
 # left to do.  The base kernel is built by check-ab before.
 PHONY += check-quick-build
@@ -408,7 +415,7 @@ check-upstream:
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(if $(SANDBOX_CHECK_ALL),,$(MAKE) check-guest KERNEL=patched T=upstream/)
 	$(Q)$(MAKE) check-guest KERNEL=base T=upstream/
-	$(Q)$(TOP)/scripts/compare.sh
+	$(Q)$(TOP)/scripts/report/compare.sh
 
 # Base and patched side by side: the same suite on both kernels; then
 # the page-table work per scenario, upstream's beside them.
@@ -419,7 +426,7 @@ compare: host-tools
 	$(Q)$(MAKE) check-guest KERNEL=upstream T='$(T)' || true
 	$(Q)$(BUILD)/host/ktap-report -c $(BUILD)/results/base.ktap $(BUILD)/results/patched.ktap
 	$(Q)$(BUILD)/host/ktap-report -c $(BUILD)/results/patched.ktap $(BUILD)/results/upstream.ktap
-	$(Q)$(TOP)/scripts/compare.sh
+	$(Q)$(TOP)/scripts/report/compare.sh
 
 # The randomized variant of the exec stack check (minutes, so not in make
 # check): thousands of execs with the kernel's own random stack shift.  The
@@ -434,7 +441,7 @@ stress:
 PHONY += bench
 bench: host-tools
 	$(Q)$(MAKE) all KERNEL=base
-	$(Q)$(TOP)/scripts/bench.sh $(if $(RUNS),--runs $(RUNS)) $(if $(COLD),--cold) $(if $(FRESH),--fresh)
+	$(Q)$(TOP)/scripts/dev/bench.sh $(if $(RUNS),--runs $(RUNS)) $(if $(COLD),--cold) $(if $(FRESH),--fresh)
 
 # The guest suite on a GCOV kernel of its own: which lines and branch
 # outcomes of the series it reaches (build/coverage/series.md).  Minutes,
@@ -442,7 +449,7 @@ bench: host-tools
 PHONY += coverage
 coverage:
 	$(Q)$(PREFLIGHT) coverage
-	$(Q)$(TOP)/scripts/coverage.sh --kernel $(KERNEL)
+	$(Q)$(TOP)/scripts/report/coverage.sh --kernel $(KERNEL)
 
 # The mremap fuzzer, long: SEED= the first seed, N= seeds, OPS= per seed.
 PHONY += fuzz
@@ -454,7 +461,7 @@ fuzz: all
 # Slow (a kernel per mutant), so not part of make check.
 PHONY += mutants
 mutants: source
-	$(Q)$(TOP)/scripts/mutants.sh $(M)
+	$(Q)$(TOP)/scripts/dev/mutants.sh $(M)
 
 # What a reviewer runs: W=1 and sparse on the series' files (only what it
 # adds over base), checkpatch on every patch, shellcheck, -Werror on our C,
@@ -463,13 +470,13 @@ PHONY += lint
 lint: all
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(PREFLIGHT) lint
-	$(Q)$(TOP)/scripts/lint.sh
+	$(Q)$(TOP)/scripts/dev/lint.sh
 	$(Q)$(TOP)/tests/host/test_lint.sh
 
 # Every prefix of the series builds, its selftests compile, checkpatch passes.
 PHONY += check-series
 check-series: source
-	$(Q)$(TOP)/scripts/check-series.sh
+	$(Q)$(TOP)/scripts/dev/check-series.sh
 
 # --- clean ---------------------------------------------------------------------
 PHONY += clean distclean

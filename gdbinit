@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # GDB setup for the sandbox's UML kernel: settings, lx- helpers, UML's signals, mpt- commands.
 #
-# scripts/gdb-uml.sh loads it (gdb -x gdbinit) and sets two variables first:
+# scripts/gdb/gdb-uml.sh loads it (gdb -x gdbinit) and sets two variables first:
 #   $sandbox_kdir  the kernel's build directory (vmlinux-gdb.py, .config)
 #   $sandbox_top   the top of this tree (scripts/gdb/)
 # By hand, from the top of the tree, both default sensibly:

@@ -64,7 +64,7 @@ Options:
                      the logs, where a run leaves anything on the host)
       --allow-splat  report a kernel WARNING/BUG in the console, do not fail
       --no-build     do not call make first
-      --gdb          start the guest under GDB instead (scripts/gdb-uml.sh:
+      --gdb          start the guest under GDB instead (scripts/gdb/gdb-uml.sh:
                      the sandbox's gdbinit, lx- and mpt- commands)
       --print-args   print the kernel binary and its arguments, NUL-separated
                      (run id and UML directory as @ID@ and @UML_DIR@), and exit
@@ -93,7 +93,7 @@ Exit codes:
   $E_USAGE     bad usage (unknown option, missing or malformed value)
   $E_BUILD     the build failed     $E_NOTEST     no guest test matches the --test pattern
   $E_NOSPACE     the disk is full     78     a host package is missing (named, with
-               the command that installs it: scripts/preflight.sh)
+               the command that installs it: scripts/build/preflight.sh)
   $E_SPLAT    a kernel splat in the console, its class printed: WARNING, BUG,
                exception, panic, hung task, soft lockup, RCU stall, OOM kill
   $E_KILLED    the kernel was killed by a signal on the host (e.g. kill -9, OOM)
@@ -190,7 +190,7 @@ parse_args() {
 
 # --- build ----------------------------------------------------------------------
 # kernel_args ID UML_DIR: the kernel's command line of run ID, in args
-# (scripts/gdb-uml.sh gets it with --print-args).
+# (scripts/gdb/gdb-uml.sh gets it with --print-args).
 #
 # The root is read-only (ro, and hostfs=...,ro so that the guest cannot
 # remount it read-write); UML_DIR/scratch and the share are the writable
@@ -216,7 +216,7 @@ kernel_args() {
 	)
 }
 
-# Hand the run to scripts/gdb-uml.sh: the same kernel, memory, parameters
+# Hand the run to scripts/gdb/gdb-uml.sh: the same kernel, memory, parameters
 # and command (or test suite), started under GDB on this terminal.
 exec_gdb() {
 	local -a opts=(--kernel "$kernel" --mem "$mem")
@@ -233,7 +233,7 @@ exec_gdb() {
 	if [[ ${#cmd[@]} -gt 0 ]]; then
 		opts+=(-- "${cmd[@]}")
 	fi
-	exec "$TOP/scripts/gdb-uml.sh" "${opts[@]}"
+	exec "$TOP/scripts/gdb/gdb-uml.sh" "${opts[@]}"
 }
 
 # size_bytes VAR SIZE: a size such as 64M (K, M, G or bytes) in bytes, into
@@ -293,10 +293,10 @@ launch_failed() {
 	fi
 	if [[ $1 -gt 128 ]]; then
 		signal_name "$1"
-		die "$E_KILLED" "scripts/uml-launch.c died of SIG$REPLY on the host; its guest was stopped" \
+		die "$E_KILLED" "scripts/run/uml-launch.c died of SIG$REPLY on the host; its guest was stopped" \
 			"log: ${log#"$TOP"/} (run again; kill -9 and the host OOM killer cause this)"
 	fi
-	die "$E_DIED" "scripts/uml-launch.c failed with status $1" "log: ${log#"$TOP"/}"
+	die "$E_DIED" "scripts/run/uml-launch.c failed with status $1" "log: ${log#"$TOP"/}"
 }
 
 cleanup() {
@@ -331,15 +331,16 @@ sh_quote() {
 	out_+=$'\n'
 }
 
-# host_tool NAME: the path of host tool NAME (scripts/NAME.c) in REPLY;
+# host_tool NAME: the path of host tool NAME (scripts/STAGE/NAME.c) in REPLY;
 # built here when make has not (--no-build), into a temp name first:
 # guests run in parallel.  False when it cannot be built.
 host_tool() {
-	local -r bin="$BUILD/host/$1" src="$TOP/scripts/$1.c"
+	local -r bin="$BUILD/host/$1"
+	local -a src=("$TOP"/scripts/*/"$1.c")
 	REPLY="$bin"
-	if [[ ! -x "$bin" || "$src" -nt "$bin" || "$TOP/scripts/splat-markers.h" -nt "$bin" ]]; then
+	if [[ ! -x "$bin" || "${src[0]}" -nt "$bin" || "$TOP/scripts/run/splat-markers.h" -nt "$bin" ]]; then
 		mkdir -p "${bin%/*}"
-		"${HOSTCC:-cc}" -O2 -Wall -o "$bin.$$" "$src" && mv -f "$bin.$$" "$bin" ||
+		"${HOSTCC:-cc}" -O2 -Wall -o "$bin.$$" "${src[0]}" && mv -f "$bin.$$" "$bin" ||
 			return 1
 	fi
 }
@@ -491,7 +492,7 @@ main() {
 	kernel_args "$id" "$tmp_new"
 	printf '%s\n' "\$ ${kernel_bin#"$TOP"/} ${args[*]}" >>"$log"
 
-	# The run itself: scripts/uml-launch.c, one process instead of the
+	# The run itself: scripts/run/uml-launch.c, one process instead of the
 	# ten programs it took in bash.  It creates the run's directory (UML's
 	# own files, ours, and the guest's scratch directory; private, and new:
 	# the id is this process's, a directory already there is someone
@@ -519,7 +520,7 @@ main() {
 	[[ -n "$cmd_text" ]] && opts+=(-c "$cmd_text")
 	[[ $verbose -eq 1 ]] && opts+=(-v)
 	[[ "${SANDBOX_ASLR:-0}" == 1 ]] && opts+=(-A)
-	host_tool uml-launch || die "$E_BUILD" "building scripts/uml-launch.c failed (see above)"
+	host_tool uml-launch || die "$E_BUILD" "building scripts/run/uml-launch.c failed (see above)"
 	launcher="$REPLY"
 	"$launcher" "${opts[@]}" -l "$BUILD/logs/last.log" -m "$log_max" -r "$RESULTS_MAX" \
 		-t "$timeout" "$tmp_new" "$log" -- "$kernel_bin" "${args[@]}" <"$stdin" &
@@ -530,7 +531,7 @@ main() {
 	launch_pid=
 	launch_failed "$launch_rc"
 
-	# What it saw (scripts/uml-launch.c): the kernel's status, and flags.
+	# What it saw (scripts/run/uml-launch.c): the kernel's status, and flags.
 	local uml_rc=0 timed_out=0 log_cut=0 results_cut=0 splat_markers=0 status_line word value
 	while read -r word value; do
 		case "$word" in

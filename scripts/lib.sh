@@ -159,7 +159,7 @@ resolve_kernel() {
 			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" || {
 				# A missing tool: make printed preflight's list; the
 				# setup code tells it from a failed build.
-				SANDBOX_PREFLIGHT_HINTS=0 "$TOP/scripts/preflight.sh" build \
+				SANDBOX_PREFLIGHT_HINTS=0 "$TOP/scripts/build/preflight.sh" build \
 					2>/dev/null || exit 78
 				die "$E_BUILD" "building the $kernel kernel failed (see above)"
 			}

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# Not a kbuild makefile: scripts/kernel.sh has make read it, through
+# Not a kbuild makefile: scripts/build/kernel.sh has make read it, through
 # MAKEFILES, beside a build directory's Makefile (MAKEFILES=THIS make -C
 # KDIR sandbox-env) to record the environment kbuild gives its sub-makes,
 # NUL-separated, in $(SANDBOX_ENV_OUT).  The quick path runs kbuild's link

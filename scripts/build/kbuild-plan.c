@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Decide whether a quick rebuild of a built kernel is exact, and what it
- * compiles: the planner behind scripts/kernel.sh's quick path.
+ * compiles: the planner behind scripts/build/kernel.sh's quick path.
  *
  * Usage: kbuild-plan KDIR < CHANGED
  *

@@ -10,10 +10,10 @@ set -euo pipefail
 readonly SELF="${0##*/}"
 # make starts it by its absolute path: the tree is then above scripts/
 # as it stands (no cd, no subshell); started any other way, resolved.
-if [[ "$0" == /*/scripts/kernel.sh && "$0" != *//* && "$0" != */./* && "$0" != */../* ]]; then
-	TOP="${0%/scripts/kernel.sh}"
+if [[ "$0" == /*/scripts/build/kernel.sh && "$0" != *//* && "$0" != */./* && "$0" != */../* ]]; then
+	TOP="${0%/scripts/build/kernel.sh}"
 else
-	TOP="$(cd "$(dirname "$0")/.." && pwd)"
+	TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 fi
 readonly TOP
 # shellcheck source=scripts/lib.sh
@@ -191,7 +191,7 @@ config_stale() {
 
 # True when something in the source tree changed since the last good build:
 # a file or directory (a file created, removed or renamed) with an mtime or
-# ctime not older than the stamp.  build/host/stale (scripts/stale.c) walks
+# ctime not older than the stamp.  build/host/stale (scripts/build/stale.c) walks
 # the tree with two threads and lists the changes in $CHANGED for the quick
 # path (empty: it cannot be taken); find is the fallback before it is built.
 readonly CHANGED="$KDIR/.sandbox-changed"
@@ -263,13 +263,13 @@ record_kbuild_env() {
 	compiler_id >"$KENV.cc"
 	# make's warning that kbuild's rule for the goal overrides ours (6.2
 	# and later, see kbuild-env.mk) goes to the log with the rest.
-	MAKEFLAGS='' MAKEFILES="$TOP/scripts/kbuild-env.mk" make -s -C "$KDIR" \
+	MAKEFLAGS='' MAKEFILES="$TOP/scripts/build/kbuild-env.mk" make -s -C "$KDIR" \
 		"${kargs[@]}" SANDBOX_ENV_OUT="$KENV.next" sandbox-env 2>"$KDIR/.sandbox-kbuild-env.log" &&
 		mv -f "$KENV.next" "$KENV"
 }
 
 # quick_plan FILE: true when a quick rebuild is exact; the plan (see
-# scripts/kbuild-plan.c) in FILE.  Otherwise the reason in $quick_why.
+# scripts/build/kbuild-plan.c) in FILE.  Otherwise the reason in $quick_why.
 # build_stale has listed the changes in $CHANGED.
 quick_plan() {
 	local -r plan="$1" plan_bin="$BUILD/host/kbuild-plan"

@@ -3,14 +3,14 @@
 # Check the host for every tool and header the sandbox needs, before any download.
 #
 # The list is scripts/packages.list.  Run first by every entry point that
-# builds (make, and so ./run-uml.sh and make check) and by scripts/gdb-uml.sh.
+# builds (make, and so ./run-uml.sh and make check) and by scripts/gdb/gdb-uml.sh.
 # Only shell built-ins on the way when nothing is missing: a few ms.
 set -euo pipefail
 
 readonly SELF="${0##*/}"
 case "$0" in
-*/*) TOP="${0%/*}/.." ;;
-*) TOP="$(dirname "$(command -v "$0")")/.." ;;
+*/*) TOP="${0%/*}/../.." ;;
+*) TOP="$(dirname "$(command -v "$0")")/../.." ;;
 esac
 readonly TOP
 readonly LIST="${SANDBOX_PACKAGES_LIST:-$TOP/scripts/packages.list}"

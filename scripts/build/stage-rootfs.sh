@@ -10,7 +10,7 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"

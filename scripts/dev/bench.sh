@@ -7,7 +7,7 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly OUT="$BUILD/bench"
@@ -154,7 +154,7 @@ bench_boot() {
 		list_walk+=("$(time_cmd "$BUILD/host/stale" -l "$kstamp")")
 		list_watch+=("$(time_cmd "$BUILD/host/stale" -l -a "$BUILD/.uptodate-patched" "$kstamp")")
 		# linux/ checked against patches/: behind its stamp, and by the script.
-		src_tree+=("$(time_cmd "$TOP/scripts/linux-tree.sh" prepare)")
+		src_tree+=("$(time_cmd "$TOP/scripts/source/linux-tree.sh" prepare)")
 		src_stamp+=("$(time_cmd make -s -C "$TOP" source)")
 		chk_walk+=("$(time_cmd "$BUILD/host/stale" -w "$BUILD/.uptodate-patched")")
 		chk_watch+=("$(time_cmd "$BUILD/host/stale" "$BUILD/.uptodate-patched")")
@@ -186,11 +186,11 @@ bench_boot() {
 	record list_walk "  the kernel's change list: stale -l (the walk)" "${list_walk[@]}"
 	ratio list_ratio "  the change list, watcher over walk" list_watch list_walk
 	record source_stamp "  make source, nothing changed (its stamp)" "${src_stamp[@]}"
-	record source_tree "  scripts/linux-tree.sh prepare, nothing to do" "${src_tree[@]}"
+	record source_tree "  scripts/source/linux-tree.sh prepare, nothing to do" "${src_tree[@]}"
 	ratio source_ratio "  make source over linux-tree.sh prepare" source_stamp source_tree
 	# Paid before every build (not by an up-to-date make) and by make check.
-	mapfile -t v < <(repeat "$runs" "$TOP/scripts/preflight.sh" check)
-	record preflight "  scripts/preflight.sh check (every package of the list)" "${v[@]}"
+	mapfile -t v < <(repeat "$runs" "$TOP/scripts/build/preflight.sh" check)
+	record preflight "  scripts/build/preflight.sh check (every package of the list)" "${v[@]}"
 	mapfile -t v < <(repeat "$runs" make -s -C "$TOP" kernel)
 	record make_noop "make kernel, nothing to do (its stamps, the watcher's list)" "${v[@]}"
 	bench_kernel_checks
@@ -216,10 +216,10 @@ bench_kernel_checks() {
 	for ((i = 0; i < runs; i++)); do
 		old_t+=("$(time_cmd env BUILD="$BUILD" SRC="$TOP/linux" KDIR="$BUILD/kernel/patched" \
 			SANDBOX_STALE_ASK="$ask" "$old" build)")
-		new_t+=("$(SANDBOX_STALE_ASK="$ask" time_cmd "$TOP/scripts/kernel.sh" build)")
+		new_t+=("$(SANDBOX_STALE_ASK="$ask" time_cmd "$TOP/scripts/build/kernel.sh" build)")
 	done
-	record kernel_checks "  scripts/kernel.sh build, nothing to do" "${new_t[@]}"
-	record kernel_checks_old "  scripts/kernel.sh build, nothing to do, before it started fewer programs" \
+	record kernel_checks "  scripts/build/kernel.sh build, nothing to do" "${new_t[@]}"
+	record kernel_checks_old "  scripts/build/kernel.sh build, nothing to do, before it started fewer programs" \
 		"${old_t[@]}"
 	ratio kernel_checks_ratio "  kernel.sh's checks, new over old" kernel_checks kernel_checks_old
 }
@@ -382,7 +382,7 @@ bench_config() {
 		rm -rf "$kd"
 		old_t+=("$(time_cmd env SRC="$TOP/linux" KDIR="$kd" "$old/scripts/kernel.sh" config)")
 		rm -rf "$kd"
-		new_t+=("$(time_cmd env SRC="$TOP/linux" KDIR="$kd" "$TOP/scripts/kernel.sh" config)")
+		new_t+=("$(time_cmd env SRC="$TOP/linux" KDIR="$kd" "$TOP/scripts/build/kernel.sh" config)")
 	done
 	rm -rf "$kd"
 	record config_new "configure a new build directory (kernel.sh config)" "${new_t[@]}"
@@ -394,8 +394,8 @@ bench_config() {
 bench_cold() {
 	local wt="$BUILD/src/bench-cold" kd="$BUILD/kernel/bench-cold" t
 	rm -rf "$kd"
-	"$TOP/scripts/kernel.sh" worktree bench-cold HEAD
-	t="$(CCACHE_DISABLE=1 time_cmd env SRC="$wt" KDIR="$kd" "$TOP/scripts/kernel.sh" build)"
+	"$TOP/scripts/build/kernel.sh" worktree bench-cold HEAD
+	t="$(CCACHE_DISABLE=1 time_cmd env SRC="$wt" KDIR="$kd" "$TOP/scripts/build/kernel.sh" build)"
 	record cold_build "cold kernel build (no ccache)" "$t"
 	rm -rf "$kd"
 }

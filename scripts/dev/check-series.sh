@@ -8,7 +8,7 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly LINUX="$TOP/linux"
@@ -55,7 +55,7 @@ main() {
 		echo "$SELF: no series commits between series-base and HEAD" >&2
 		exit 1
 	}
-	"$TOP/scripts/kernel.sh" worktree bisect series-base
+	"$TOP/scripts/build/kernel.sh" worktree bisect series-base
 
 	echo "KTAP version 1"
 	echo "1..${#commits[@]}"
@@ -89,7 +89,7 @@ main() {
 		done
 		if [[ $build -eq 1 ]] &&
 			{ [[ "$c" == "$tip" ]] || printf '%s\n' "${files[@]}" | grep -qv '^tools/'; }; then
-			if SRC="$WT" KDIR="$BUILD/kernel/bisect" "$TOP/scripts/kernel.sh" build \
+			if SRC="$WT" KDIR="$BUILD/kernel/bisect" "$TOP/scripts/build/kernel.sh" build \
 				>"$BUILD/bisect-build.out" 2>&1; then
 				echo "  # kernel builds"
 			else

@@ -16,7 +16,7 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
@@ -69,7 +69,7 @@ extrawarn_flags() {
 }
 
 # kbuild_var KDIR NAME: a variable of the environment kbuild gave its
-# sub-makes in KDIR's last full build (recorded by scripts/kernel.sh).
+# sub-makes in KDIR's last full build (recorded by scripts/build/kernel.sh).
 kbuild_var() {
 	tr '\0' '\n' <"$1/.sandbox-kbuild-env" | sed -n "s/^$2=//p"
 }
@@ -112,7 +112,7 @@ warnings_of() {
 lint_series() {
 	local -r patched="$BUILD/kernel/patched" base="$BUILD/kernel/base"
 	local -a files
-	command -v sparse >/dev/null || die "$E_SETUP" "no sparse" "$("$TOP/scripts/preflight.sh" --install-command lint)"
+	command -v sparse >/dev/null || die "$E_SETUP" "no sparse" "$("$TOP/scripts/build/preflight.sh" --install-command lint)"
 	mapfile -t files < <(cat "$PATCHES"/0*.patch | sed -n 's|^diff --git a/\([^ ]*\.c\) .*|\1|p' |
 		grep -v '^tools/' | sort -u)
 	local f rc=0 added
@@ -161,7 +161,7 @@ lint_checkpatch() {
 
 shell_files() {
 	local f
-	for f in "$TOP"/run-uml.sh "$TOP"/.ci/run "$TOP"/scripts/*.sh "$TOP"/tests/host/*.sh \
+	for f in "$TOP"/run-uml.sh "$TOP"/.ci/run "$TOP"/scripts/*.sh "$TOP"/scripts/*/*.sh "$TOP"/tests/host/*.sh \
 		"$TOP"/tests/guest/*.sh "$TOP"/rootfs/init.sh; do
 		[[ -f "$f" ]] && printf '%s\n' "$f"
 	done
@@ -170,7 +170,7 @@ shell_files() {
 lint_shell() {
 	local -a files=("$@")
 	[[ ${#files[@]} -gt 0 ]] || mapfile -t files < <(shell_files)
-	command -v shellcheck >/dev/null || die "$E_SETUP" "no shellcheck" "$("$TOP/scripts/preflight.sh" --install-command lint)"
+	command -v shellcheck >/dev/null || die "$E_SETUP" "no shellcheck" "$("$TOP/scripts/build/preflight.sh" --install-command lint)"
 	local out
 	# Every level down to info, where an unquoted expansion (SC2086) is,
 	# less two that only ever flag what these scripts mean: functions
@@ -189,7 +189,7 @@ lint_c() {
 	local -a files=("$@")
 	local f rc=0 out
 	local -r selftests="$LINUX/tools/testing/selftests"
-	[[ ${#files[@]} -gt 0 ]] || files=("$TOP"/scripts/*.c "$TOP"/tests/guest/*.c "$TOP"/rootfs/*.c)
+	[[ ${#files[@]} -gt 0 ]] || files=("$TOP"/scripts/*/*.c "$TOP"/tests/guest/*.c "$TOP"/rootfs/*.c)
 	for f in "${files[@]}"; do
 		local -a flags=(-O2 -Wall -Wextra -Werror -fsyntax-only)
 		# The guest tests as tests/Makefile builds them (the harness's
@@ -210,7 +210,7 @@ lint_python() {
 	[[ ${#files[@]} -gt 0 ]] || mapfile -t files < <(find "$TOP/scripts/gdb" -name '*.py' | sort)
 	[[ ${#files[@]} -gt 0 ]] || return 0
 	command -v pyflakes3 >/dev/null ||
-		die "$E_SETUP" "no pyflakes3" "$("$TOP/scripts/preflight.sh" --install-command lint)"
+		die "$E_SETUP" "no pyflakes3" "$("$TOP/scripts/build/preflight.sh" --install-command lint)"
 	local out
 	out="$(pyflakes3 "${files[@]}" 2>&1)" && return 0
 	sed "s|^$TOP/||; s/^/  # /" <<<"$out"

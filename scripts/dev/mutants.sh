@@ -11,7 +11,7 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly WT="$BUILD/src/bisect"
@@ -40,7 +40,7 @@ main() {
 		exit 64
 	}
 	make -s -C "$TOP" rootfs host-tools
-	"$TOP/scripts/kernel.sh" worktree bisect HEAD
+	"$TOP/scripts/build/kernel.sh" worktree bisect HEAD
 
 	echo "KTAP version 1"
 	echo "1..${#mutants[@]}"
@@ -51,7 +51,7 @@ main() {
 		git -C "$WT" checkout -q --detach --force "$(git -C "$TOP/linux" rev-parse HEAD)"
 		git -C "$WT" apply "$m"
 		sed -n 's/^# /  # /p' "$m"
-		if ! SRC="$WT" KDIR="$KD" "$TOP/scripts/kernel.sh" build >"$BUILD/mutant-build.log" 2>&1; then
+		if ! SRC="$WT" KDIR="$KD" "$TOP/scripts/build/kernel.sh" build >"$BUILD/mutant-build.log" 2>&1; then
 			tail -n 20 "$BUILD/mutant-build.log" | sed 's/^/  # /'
 			echo "not ok $i $name # the mutant does not build"
 			continue

@@ -11,11 +11,11 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 # GDB and the Python of the kernel's gdb scripts, before anything else
 # (78, and the install command, when one is missing).
-"$TOP/scripts/preflight.sh" gdb || exit
+"$TOP/scripts/build/preflight.sh" gdb || exit
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 readonly BUILD="${BUILD:-$TOP/build}"

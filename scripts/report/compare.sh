@@ -11,7 +11,7 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly KERNELS=(base patched upstream)

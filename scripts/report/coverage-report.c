@@ -117,7 +117,7 @@ static size_t nknown;
 
 static void die_usage(const char *msg)
 {
-	fprintf(stderr, "coverage-report: %s (see the usage at the top of scripts/coverage-report.c)\n", msg);
+	fprintf(stderr, "coverage-report: %s (see the usage at the top of scripts/report/coverage-report.c)\n", msg);
 	exit(E_USAGE);
 }
 

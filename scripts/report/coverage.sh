@@ -15,7 +15,7 @@
 set -euo pipefail
 
 readonly SELF="${0##*/}"
-TOP="$(cd "$(dirname "$0")/.." && pwd)"
+TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
@@ -136,7 +136,7 @@ prepare_libgcov() {
 	rm -f "$osdir/libgcov.a"
 	cat >"$osdir/sandbox-gcov.c" <<'EOF_SHIM'
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Written by scripts/coverage.sh: libgcov's dump where UML runs it. */
+/* Written by scripts/report/coverage.sh: libgcov's dump where UML runs it. */
 #include <signal.h>
 #include <unistd.h>
 
@@ -228,7 +228,7 @@ main() {
 
 	make -s -C "$TOP" source rootfs host-tools "$BUILD/host/coverage-report" BUILD="$BUILD" ||
 		die "$E_BUILD" "preparing the tree, guest root or host tools failed (see above)"
-	[[ "$kernel" == patched ]] || "$TOP/scripts/kernel.sh" worktree base series-base
+	[[ "$kernel" == patched ]] || "$TOP/scripts/build/kernel.sh" worktree base series-base
 	echo "  COVERAGE ${KDIR#"$TOP"/}/linux (CONFIG_GCOV)"
 	local -r libgcov="$KDIR/.sandbox-gcov/lib"
 	# A new libgcov.a is nothing kbuild watches: without the binary, the
@@ -236,7 +236,7 @@ main() {
 	prepare_libgcov "$libgcov" || rm -f "$KDIR/linux" "$KDIR/vmlinux"
 	LIBRARY_PATH="$libgcov${LIBRARY_PATH:+:$LIBRARY_PATH}" \
 		SRC="$src" KDIR="$KDIR" FRAGMENTS="$TOP/config/coverage.config" \
-		"$TOP/scripts/kernel.sh" build ||
+		"$TOP/scripts/build/kernel.sh" build ||
 		die "$E_BUILD" "building the coverage kernel failed (see above)"
 	local -r t_built="$EPOCHREALTIME"
 

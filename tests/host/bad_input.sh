@@ -12,7 +12,7 @@ set -euo pipefail
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly RUN="$TOP/run-uml.sh"
-readonly TREE="$TOP/scripts/linux-tree.sh"
+readonly TREE="$TOP/scripts/source/linux-tree.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 
@@ -86,13 +86,13 @@ test_run_uml_no_test_matches() {
 test_scripts_usage_errors() {
 	expect_error 64 "a command is needed" "$TREE" || return
 	expect_error 64 "unknown command 'bogus'" "$TREE" bogus || return
-	expect_error 64 "unknown command 'bogus'" "$TOP/scripts/kernel.sh" bogus || return
-	expect_error 64 "unknown option '--bogus'" "$TOP/scripts/gdb-uml.sh" --bogus || return
-	expect_error 64 "--mem takes a size" "$TOP/scripts/gdb-uml.sh" --mem lots -- true || return
-	expect_error 64 "--timeout takes whole seconds" "$TOP/scripts/gdb-uml.sh" --timeout abc -- true || return
-	expect_error 64 "option --batch needs a value" "$TOP/scripts/gdb-uml.sh" --batch || return
+	expect_error 64 "unknown command 'bogus'" "$TOP/scripts/build/kernel.sh" bogus || return
+	expect_error 64 "unknown option '--bogus'" "$TOP/scripts/gdb/gdb-uml.sh" --bogus || return
+	expect_error 64 "--mem takes a size" "$TOP/scripts/gdb/gdb-uml.sh" --mem lots -- true || return
+	expect_error 64 "--timeout takes whole seconds" "$TOP/scripts/gdb/gdb-uml.sh" --timeout abc -- true || return
+	expect_error 64 "option --batch needs a value" "$TOP/scripts/gdb/gdb-uml.sh" --batch || return
 	expect_error 64 "unknown option '--bogus'" "$TOP/.ci/run" --bogus || return
-	expect_error 64 "usage: with-lock.sh DIR COMMAND" "$TOP/scripts/with-lock.sh" /nonexistent true
+	expect_error 64 "usage: with-lock.sh DIR COMMAND" "$TOP/scripts/build/with-lock.sh" /nonexistent true
 }
 
 # LINUX_SRC that is not a kernel tree (missing, or any other directory): 68.

@@ -13,7 +13,7 @@ set -euo pipefail
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly RUN="$TOP/run-uml.sh"
-readonly TREE="$TOP/scripts/linux-tree.sh"
+readonly TREE="$TOP/scripts/source/linux-tree.sh"
 readonly HERE="$TOP/tests/host/faults.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
@@ -126,7 +126,7 @@ test_uml_sigkill_reported() {
 	local rc=0 kpid guest_pid
 	start_ready_guest kill "$tag" "$tmpd" 120 || return
 	# The kernel's main process: the "linux" whose parent is run-uml.sh's
-	# launcher (scripts/uml-launch.c).
+	# launcher (scripts/run/uml-launch.c).
 	kpid="$(pgrep -P "$(pgrep -P "$guest_pid" -x uml-launch | head -n 1)" -x linux |
 		head -n 1 || true)"
 	[[ -n "$kpid" ]] || fail "no kernel process under run-uml.sh's launcher" || return
@@ -141,7 +141,7 @@ test_uml_sigkill_reported() {
 	expect_status 0 "$rc" "the next run"
 }
 
-# The launcher (scripts/uml-launch.c) killed with SIGKILL mid-run, as the
+# The launcher (scripts/run/uml-launch.c) killed with SIGKILL mid-run, as the
 # host's OOM killer would: run-uml.sh says so and exits 122, stops the
 # guest (the launcher left its group's id) and leaves no temp file.
 test_launcher_sigkill_stops_guest() {
@@ -318,14 +318,14 @@ full_disk_build() {
 	echo "${SANDBOX_LD:-ld.lld}" >"$kdir/.sandbox-ld"
 	head -c "$((fs_free - 1024 * 1024))" /dev/zero >"$fs/filler" 2>/dev/null || true
 	local rc=0
-	SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/kernel.sh" build >"$scratch/kfull.out" 2>&1 || rc=$?
+	SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/build/kernel.sh" build >"$scratch/kfull.out" 2>&1 || rc=$?
 	expect_status 73 "$rc" "kernel build onto a full disk" || return
 	expect_grep 'No space left on device' "$scratch/kfull.out" "the tool's own error" || return
 	expect_grep 'the disk is full: [0-9]+ KB free' "$scratch/kfull.out" "says the disk is full" || return
 	expect_grep 'free some space' "$scratch/kfull.out" "says what to do" || return
 	rm -f "$fs/filler"
 	rc=0
-	SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/kernel.sh" build >"$scratch/kfull2.out" 2>&1 || rc=$?
+	SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/build/kernel.sh" build >"$scratch/kfull2.out" 2>&1 || rc=$?
 	expect_status 0 "$rc" "the build with space back" || return
 	[[ "$(stat -c %s "$kdir/vmlinux.o")" -eq $((2 * 1024 * 1024)) ]] || fail "vmlinux.o is truncated"
 }
@@ -372,11 +372,11 @@ test_two_prepares_take_turns() {
 	expect_grep 'spell 4' <(git -C "$fake/linux" log -1 --format=%s) "applied"
 }
 
-# make all's lock (scripts/with-lock.sh): a second build waits with a
+# make all's lock (scripts/build/with-lock.sh): a second build waits with a
 # message; a daemon the build leaves does not keep the lock; on SIGINT the
 # lock is held until the command has finished cleaning up.
 test_build_lock() {
-	local -r d="$scratch/lockdir" lock="$TOP/scripts/with-lock.sh"
+	local -r d="$scratch/lockdir" lock="$TOP/scripts/build/with-lock.sh"
 	local rc=0 start end p
 	mkdir -p "$d"
 	flock "$d" sleep 1.5 &

@@ -9,7 +9,7 @@ set -euo pipefail
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly RUN="$TOP/run-uml.sh"
-readonly TREE="$TOP/scripts/linux-tree.sh"
+readonly TREE="$TOP/scripts/source/linux-tree.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 
@@ -170,7 +170,7 @@ test_bad_options() {
 # build/host/stale, built here so the tests do not need make all.
 stale_bin() {
 	[[ -x "$scratch/stale" ]] ||
-		cc -O2 -Wall -Wextra -o "$scratch/stale" "$TOP/scripts/stale.c" -pthread
+		cc -O2 -Wall -Wextra -o "$scratch/stale" "$TOP/scripts/build/stale.c" -pthread
 	printf '%s\n' "$scratch/stale"
 }
 
@@ -505,7 +505,7 @@ test_kernel_rebuilt_exactly_when_stale() {
 	touch "$kdir/.config"
 	echo "${SANDBOX_LD:-ld.lld}" >"$kdir/.sandbox-ld"
 	kbuild() {
-		SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/kernel.sh" build >/dev/null
+		SRC="$src" KDIR="$kdir" BUILD="$b" "$TOP/scripts/build/kernel.sh" build >/dev/null
 		n="$(wc -l <"$kdir/builds")"
 	}
 	kbuild
@@ -615,7 +615,7 @@ test_stale_watcher_lists_as_the_walk() {
 test_kbuild_plan_decides() {
 	local -r src="$scratch/kp-src" kdir="$scratch/kp-kdir" plan="$scratch/kp-plan"
 	local bin="$scratch/kbuild-plan" change want got rc
-	cc -O2 -Wall -Wextra -o "$bin" "$TOP/scripts/kbuild-plan.c" || fail "cc failed" || return
+	cc -O2 -Wall -Wextra -o "$bin" "$TOP/scripts/build/kbuild-plan.c" || fail "cc failed" || return
 	rm -rf "$src" "$kdir"
 	mkdir -p "$src/mm" "$src/lib" "$src/include" "$src/scripts" "$src/Documentation" \
 		"$kdir/mm" "$kdir/lib"
@@ -712,14 +712,14 @@ test_rootfs_restaged_exactly() {
 	cp "$TOP/build/rootfs/bin/busybox" "$root/bin/"
 	echo one >"$tests/sandbox/a"
 	echo two >"$tests/sandbox/b"
-	"$TOP/scripts/stage-rootfs.sh" "$root" "$tests" >/dev/null
+	"$TOP/scripts/build/stage-rootfs.sh" "$root" "$tests" >/dev/null
 	before="$(stat -c '%n %i %Y' "$root"/tests/sandbox/* "$root/init")"
-	"$TOP/scripts/stage-rootfs.sh" "$root" "$tests" >/dev/null
+	"$TOP/scripts/build/stage-rootfs.sh" "$root" "$tests" >/dev/null
 	after="$(stat -c '%n %i %Y' "$root"/tests/sandbox/* "$root/init")"
 	[[ "$before" == "$after" ]] || fail "an unchanged stage rewrote files" || return
 	sleep 0.02
 	echo three >"$tests/sandbox/b"
-	"$TOP/scripts/stage-rootfs.sh" "$root" "$tests" >/dev/null
+	"$TOP/scripts/build/stage-rootfs.sh" "$root" "$tests" >/dev/null
 	[[ "$(cat "$root/tests/sandbox/b")" == three ]] || fail "a changed test was not restaged" || return
 	diag "changed test restaged, unchanged files kept"
 }
@@ -795,6 +795,45 @@ test_make_all_builds_only_when_stale() {
 	rm "$o/kernel/patched/linux"
 	make_n
 	expect_grep ">$o/.uptodate-patched.next" "$scratch/mk.out" "a missing kernel starts the build"
+}
+
+# make all's watch list is what the build reads: an edit to a developer
+# tool (bench, lint, GDB), a host test or a mutant leaves the kernel up to
+# date, an edit to what builds or runs the guest does not.  On a copy of
+# the sandbox's own files, with make's own list.
+test_watch_list_is_what_the_build_reads() {
+	local -r o="$scratch/wl" t="$scratch/wl-tree"
+	local f got
+	local -a watch
+	rm -rf "$o" "$t"
+	mkdir -p "$o/host" "$t/linux"
+	cp -r "$TOP/Makefile" "$TOP/config" "$TOP/patches" "$TOP/scripts" "$TOP/tests" \
+		"$TOP/rootfs" "$t/"
+	cp "$(stale_bin)" "$o/host/stale"
+	read -ra watch <<<"$(make -s -C "$t" O="$o" KERNEL=patched \
+		--eval 'sandbox-watch: ; @echo $(UPTODATE_WATCH)' sandbox-watch)"
+	[[ ${#watch[@]} -gt 0 ]] || fail "make gave no watch list" || return
+	touch "$o/need"
+	for f in scripts/dev/bench.sh scripts/gdb/gdb-uml.sh tests/host/run.sh \
+		tests/mutants/a-no-vma-start-check.patch \
+		scripts/build/kernel.sh scripts/run/uml-launch.c scripts/report/ktap-report.c \
+		scripts/lib.sh tests/guest/run_tests.c rootfs/init.c config/sandbox.config; do
+		{ printf 'watch %s\n' "${watch[@]}"; echo "need $o/need"; } >"$o/stamp"
+		sleep 0.02
+		touch "$t/$f"
+		got=0
+		"$o/host/stale" -w "$o/stamp" || got=$?
+		case "$f:$got" in
+		scripts/dev/*:1 | scripts/gdb/*:1 | tests/host/*:1 | tests/mutants/*:1)
+			diag "$f edited: up to date" ;;
+		scripts/dev/* | scripts/gdb/* | tests/host/* | tests/mutants/*)
+			fail "an edit of $f makes make all stale (stale said $got)"
+			return ;;
+		*:0) diag "$f edited: stale" ;;
+		*) fail "an edit of $f leaves make all up to date (stale said $got)"
+			return ;;
+		esac
+	done
 }
 
 # --- linux-tree.sh ------------------------------------------------------------

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The series coverage report's parser (scripts/coverage-report.c) on stand-in data with known numbers.
+# The series coverage report's parser (scripts/report/coverage-report.c) on stand-in data with known numbers.
 #
 # Usage: tests/host/test_coverage_report.sh [PATTERN]   (runs the test_* functions matching it)
 #
 # tests/host/data/coverage/ holds a stand-in series diff and sandbox diff
-# (git diff -U0, as scripts/coverage.sh writes them) and lcov tracefiles
+# (git diff -U0, as scripts/report/coverage.sh writes them) and lcov tracefiles
 # whose numbers are worked out by hand in the comments below.  The tool is
-# compiled from COVERAGE_REPORT_SRC (default scripts/coverage-report.c), so
+# compiled from COVERAGE_REPORT_SRC (default scripts/report/coverage-report.c), so
 # a broken variant can be checked to fail here.  No kernel, no guest.
 # Prints KTAP.
 # shellcheck disable=SC2016 # the backquotes are the report's Markdown, not expansions
@@ -16,7 +16,7 @@ set -euo pipefail
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly DATA="$TOP/tests/host/data/coverage"
-readonly SRC="${COVERAGE_REPORT_SRC:-$TOP/scripts/coverage-report.c}"
+readonly SRC="${COVERAGE_REPORT_SRC:-$TOP/scripts/report/coverage-report.c}"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Host-side tests of the GDB support: gdbinit, scripts/gdb-uml.sh, the mpt- and lx- commands.
+# Host-side tests of the GDB support: gdbinit, scripts/gdb/gdb-uml.sh, the mpt- and lx- commands.
 #
 # Usage: tests/host/test_gdb.sh [PATTERN]   (runs the test_* functions matching it)
 # Needs gdb, a built kernel and rootfs with /tests/sandbox/gdb_target (make
@@ -15,7 +15,7 @@ set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
-readonly GDB_UML="$TOP/scripts/gdb-uml.sh"
+readonly GDB_UML="$TOP/scripts/gdb/gdb-uml.sh"
 readonly RUN="$TOP/run-uml.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly EXPECT_OLD="${EXPECT_OLD:-0x40100000}"

@@ -5,21 +5,21 @@
 # Usage: tests/host/test_lint.sh [PATTERN]   (runs the test_* functions matching it)
 #
 # The clean tree passing is make lint itself (in make check); here every
-# check of scripts/lint.sh is shown to fail on a deliberate problem, and to
+# check of scripts/dev/lint.sh is shown to fail on a deliberate problem, and to
 # name it.  The kernel cases compile a changed copy of mm/mremap.c with the
 # patched kernel's recorded command: linux/ is not touched.  Prints KTAP.
 set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
-readonly LINT="$TOP/scripts/lint.sh"
+readonly LINT="$TOP/scripts/dev/lint.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-lint-test.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 
-# lint_fails WHAT PATTERN ARGS...: scripts/lint.sh ARGS fails and its
+# lint_fails WHAT PATTERN ARGS...: scripts/dev/lint.sh ARGS fails and its
 # output has PATTERN.
 lint_fails() {
 	local -r what="$1" pattern="$2"

@@ -11,7 +11,7 @@ set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
-readonly TREE="$TOP/scripts/linux-tree.sh"
+readonly TREE="$TOP/scripts/source/linux-tree.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 # shellcheck source=tests/host/fake.sh

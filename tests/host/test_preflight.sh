@@ -11,7 +11,7 @@ set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
-readonly PREFLIGHT="$TOP/scripts/preflight.sh"
+readonly PREFLIGHT="$TOP/scripts/build/preflight.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 
@@ -130,7 +130,7 @@ test_gdb_entry_without_gdb() {
 	elapsed_ms env PATH="$bin" "$PREFLIGHT" gdb
 	expect_status 78 "$rc" "preflight gdb without gdb" || return
 	expect_grep '^  gdb +\(package gdb\): not on PATH$' "$scratch/out" "names gdb" || return
-	elapsed_ms env PATH="$bin" "$TOP/scripts/gdb-uml.sh" --no-build -- true
+	elapsed_ms env PATH="$bin" "$TOP/scripts/gdb/gdb-uml.sh" --no-build -- true
 	sed 's/^/# /' "$scratch/out"
 	expect_status 78 "$rc" "gdb-uml.sh without gdb" || return
 	expect_grep 'package gdb' "$scratch/out" "gdb-uml.sh names gdb"

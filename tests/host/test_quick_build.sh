@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The quick rebuild of scripts/kernel.sh against kbuild itself, on a real
+# The quick rebuild of scripts/build/kernel.sh against kbuild itself, on a real
 # kernel: edits in a source file and in a header are compiled and linked
 # in without kbuild's walk, and kbuild, run afterwards, finds nothing left
 # to do (no CC, AR, AS or LD: every object, archive, record and link is as
@@ -27,11 +27,11 @@ readonly PROBE="sandbox_quick_probe_$$"
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-quick-tests.XXXXXX")"
 trap 'git -C "$SRC" checkout -q -- . 2>/dev/null; rm -rf "$scratch"' EXIT
 
-# kbuild_sh OUT ARGS...: scripts/kernel.sh on the tree, its output in OUT.
+# kbuild_sh OUT ARGS...: scripts/build/kernel.sh on the tree, its output in OUT.
 kbuild_sh() {
 	local -r out="$1"
 	shift
-	env SRC="$SRC" KDIR="$KDIR" BUILD="$BUILD" "$TOP/scripts/kernel.sh" "$@" >"$out" 2>&1
+	env SRC="$SRC" KDIR="$KDIR" BUILD="$BUILD" "$TOP/scripts/build/kernel.sh" "$@" >"$out" 2>&1
 }
 
 # kbuild, run after us, must find nothing to build: only its always-run
