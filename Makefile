@@ -294,12 +294,14 @@ HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale $(BUILD)/host/splat-
 PHONY += host-tools
 host-tools: $(HOST_TOOLS)
 
+HOST_CFLAGS := -O2 -Wall -Wextra
+
 # Each tool's source sits in the folder of its stage.
 vpath %.c $(TOP)/scripts/build $(TOP)/scripts/run $(TOP)/scripts/report
 $(BUILD)/host/%: %.c
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $(@F)"
-	$(Q)$(or $(HOSTCC),cc) -O2 -Wall -Wextra -o $@ $< $(HOSTLDLIBS_$(@F))
+	$(Q)$(or $(HOSTCC),cc) $(HOST_CFLAGS) -o $@ $< $(HOSTLDLIBS_$(@F))
 
 HOSTLDLIBS_stale := -pthread
 
@@ -477,6 +479,11 @@ lint: all
 PHONY += check-series
 check-series: source
 	$(Q)$(TOP)/scripts/dev/check-series.sh
+
+# --- the parts kept in their own files ----------------------------------------
+# Each a fragment of this Makefile, beside the code it drives.
+include $(TOP)/scripts/dev/mutate.mk
+include $(TOP)/tests/fuzz/fuzz.mk
 
 # --- clean ---------------------------------------------------------------------
 PHONY += clean distclean

@@ -28,7 +28,7 @@ print one line per missing thing and the command that installs them all,
 and exit $E_SETUP.  Optional helpers only get a hint.
 
 NEED: build (make, ./run-uml.sh), gdb (--gdb, make gdb), lint (make lint),
-check (make check: build, gdb and lint), coverage (make coverage), all
+check (make check: build, gdb, lint and its own tools), coverage (make coverage), all
 (everything, optional too).
 
   --packages          print the package names for NEED (default: all), one line

@@ -416,6 +416,14 @@ bench_fresh() {
 }
 
 # The guest's own numbers: one line per scenario and kernel.
+# The parts kept in files of their own (scripts/dev/bench-PART.sh), each
+# defining bench_PART: run with --only PART.
+for part in "$TOP"/scripts/dev/bench-*.sh; do
+	# shellcheck source=/dev/null
+	[[ -e "$part" ]] && source "$part"
+done
+unset part
+
 bench_guest() {
 	local k
 	for k in base patched; do
