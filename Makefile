@@ -369,6 +369,7 @@ check-host: all
 	$(Q)$(TOP)/tests/host/test_init.sh
 	$(Q)$(TOP)/tests/host/faults.sh
 	$(Q)$(TOP)/tests/host/bad_input.sh
+	$(Q)$(foreach t,$(HOST_TESTS_EXTRA),$(t) &&) true
 
 # Hardening tests too slow for make check (a guest per case): one script
 # per concern in tests/host/, each printing KTAP.  All of them run, even
@@ -481,7 +482,9 @@ check-series: source
 	$(Q)$(TOP)/scripts/dev/check-series.sh
 
 # --- the parts kept in their own files ----------------------------------------
-# Each a fragment of this Makefile, beside the code it drives.
+# Each a fragment of this Makefile, beside the code it drives; each may add
+# a host test to check-host with HOST_TESTS_EXTRA += SCRIPT.
+HOST_TESTS_EXTRA :=
 include $(TOP)/scripts/dev/mutate.mk
 include $(TOP)/tests/fuzz/fuzz.mk
 
