@@ -9,7 +9,9 @@
  * list: DIFF is `git diff -U0` output; TREE holds the files at the diff's
  * new side.  Every line the diff adds inside a function body is cut into
  * tokens (comments, strings and preprocessor lines are not mutated), and
- * each operator below makes one textual change to one line.  Prints one
+ * each operator below makes one textual change to one line.  On a line
+ * the diff changes (a removed line of its hunk shares half of it, start
+ * and end), only the changes that touch the changed part are made.  Prints one
  * mutant a line, tab-separated: ID FILE LINE OP FUNC ORIGINAL MUTATED (the
  * two lines with \\, \t and \n escaped).  IDs number the whole set, so a
  * filter or a shard keeps them.
@@ -337,6 +339,7 @@ static void find_functions(void)
 struct added {
 	char *file;
 	int *lines;
+	int *lo, *hi;	/* the changed part of a changed line; lo -1: all of it */
 	int n;
 };
 
@@ -352,40 +355,85 @@ static bool c_file(const char *path)
 	return l > 2 && path[l - 2] == '.' && (path[l - 1] == 'c' || path[l - 1] == 'h');
 }
 
+/*
+ * A line the hunk changes rather than adds: the removed line most like it
+ * (the longest common start and end) shares at least half of it.  Then
+ * only the part between that start and end is the series'.
+ */
+static void changed_part(const char *line, char **removed, int nremoved, int *lo, int *hi)
+{
+	int la = strlen(line), best = 0, bp = 0;
+
+	*lo = -1;
+	*hi = -1;
+	for (int r = 0; r < nremoved; r++) {
+		int lr = strlen(removed[r]), p = 0, q = 0;
+
+		while (p < la && p < lr && line[p] == removed[r][p])
+			p++;
+		while (q < la - p && q < lr - p && line[la - 1 - q] == removed[r][lr - 1 - q])
+			q++;
+		if (p + q > best) {
+			best = p + q;
+			bp = p;
+		}
+	}
+	if (best * 2 >= la && best < la) {
+		*lo = bp;
+		*hi = la - (best - bp);
+	}
+}
+
 static void read_diff(const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *buf = NULL;
+	char *buf = NULL, **removed = NULL;
 	size_t cap = 0;
 	struct added *cur = NULL;
-	int next = 0;
+	int next = 0, nremoved = 0;
 
 	if (!f)
 		die(E_INPUT, "cannot read the diff %s: %s", path, strerror(errno));
 	while (getline(&buf, &cap, f) > 0) {
+		buf[strcspn(buf, "\n")] = '\0';
 		if (!strncmp(buf, "+++ ", 4)) {
 			char *p = buf + 4;
 
-			p[strcspn(p, "\n")] = '\0';
 			cur = NULL;
 			if (!strncmp(p, "b/", 2) && c_file(p + 2)) {
 				adds = xrealloc(adds, (nadds + 1) * sizeof(*adds));
 				cur = &adds[nadds++];
+				memset(cur, 0, sizeof(*cur));
 				cur->file = xstrdup(p + 2);
-				cur->lines = NULL;
-				cur->n = 0;
 			}
+		} else if (!strncmp(buf, "--- ", 4)) {
+			continue;
 		} else if (!strncmp(buf, "@@ ", 3)) {
 			char *plus = strchr(buf, '+');
 
 			next = plus ? atoi(plus + 1) : 0;
+			for (int r = 0; r < nremoved; r++)
+				free(removed[r]);
+			nremoved = 0;
+		} else if (buf[0] == '-') {
+			removed = xrealloc(removed, (nremoved + 1) * sizeof(*removed));
+			removed[nremoved++] = xstrdup(buf + 1);
 		} else if (buf[0] == '+' && cur && next > 0) {
-			cur->lines = xrealloc(cur->lines, (cur->n + 1) * sizeof(int));
-			cur->lines[cur->n++] = next++;
+			int n = cur->n;
+
+			cur->lines = xrealloc(cur->lines, (n + 1) * sizeof(int));
+			cur->lo = xrealloc(cur->lo, (n + 1) * sizeof(int));
+			cur->hi = xrealloc(cur->hi, (n + 1) * sizeof(int));
+			cur->lines[n] = next++;
+			changed_part(buf + 1, removed, nremoved, &cur->lo[n], &cur->hi[n]);
+			cur->n++;
 		} else if (buf[0] == ' ') {
 			next++;
 		}
 	}
+	for (int r = 0; r < nremoved; r++)
+		free(removed[r]);
+	free(removed);
 	free(buf);
 	fclose(f);
 }
@@ -404,10 +452,17 @@ static struct mutant *muts;
 static int nmuts;
 
 /* One mutant: the line with [col, col+len) replaced by @repl. */
+/* The changed part of the line being mutated (lo -1: the whole line). */
+static int part_lo = -1, part_hi = -1;
+
 static void emit_span(const char *file, const struct text *t, int line, int col,
 		      int len, const char *repl, const char *op, const char *func)
 {
 	const char *orig = t->line[line];
+
+	/* On a changed line, only what touches the change is the series'. */
+	if (part_lo >= 0 && !(col < part_hi && col + len > part_lo))
+		return;
 	size_t ol = strlen(orig), rl = strlen(repl);
 	char *m = xrealloc(NULL, ol - len + rl + 1);
 
@@ -764,8 +819,12 @@ static void generate(const char *tree)
 		tokenize(t);
 		find_functions();
 		for (int i = 0; i < adds[a].n; i++)
-			if (adds[a].lines[i] <= t->n)
+			if (adds[a].lines[i] <= t->n) {
+				part_lo = adds[a].lo[i];
+				part_hi = adds[a].hi[i];
 				mutate_line(adds[a].file, t, adds[a].lines[i]);
+			}
+		part_lo = part_hi = -1;
 		/* the text stays: mutants point into it */
 	}
 }

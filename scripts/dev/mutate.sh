@@ -181,7 +181,7 @@ restore_tree() {
 # One mutant, tested: appends its line to results.tsv.
 run_mutant() {
 	local -r id="$1" file="$2" line="$3" op="$4" func="$5" orig="$6" mut="$7"
-	local status=survived killer=- t0 tb build_s guest_s=0 tg t
+	local status=survived killer=- t0 tb build_s guest_s=0 tg t boots=0
 	t0="$(now)"
 	"$TOOL" apply -C "$WT" "$file" "$line" "$orig" "$mut"
 	if [[ "$file" == *.c ]]; then
@@ -201,15 +201,18 @@ run_mutant() {
 		tb="$(now)"
 		targeted_tests "$file" "$line"
 		for t in "${TARGETED[@]}"; do
+			boots=$((boots + 1))
 			run_guest_tests "$t" "$(test_timeout "$t")"
 			[[ -z "$STATUS" ]] || { status="$STATUS" killer="$KILLER"; break; }
 		done
 		if [[ $status == survived && "${MUTATE_FULL:-1}" != 0 ]]; then
+			boots=$((boots + 1))
 			run_guest_tests "" 1800
 			[[ -z "$STATUS" ]] || status="$STATUS" killer="$KILLER"
 		fi
 		if [[ $status == survived && "${MUTATE_FULL:-1}" != 0 ]]; then
 			tg=0
+			boots=$((boots + 2))
 			KERNEL_A=base KERNEL_B="$KD/linux" "$TOP/tests/host/test_fuzz.sh" \
 				'clean\|digests\|counters' >"$OUT/fuzz.log" 2>&1 || tg=$?
 			if [[ $tg -ne 0 ]]; then
@@ -223,6 +226,9 @@ run_mutant() {
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$file" "$line" "$op" \
 		"$func" "$status" "$killer" "$(secs_since "$t0")" "$build_s" "$guest_s" "$orig" \
 		"$mut" >>"$OUT/results.tsv"
+	# For make bench: how the time split, and how many boots it took.
+	printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$status" "$build_s" "$boots" "$guest_s" \
+		>>"$OUT/timing.tsv"
 	printf '%s %s:%s %s: %s%s (%s s)\n' "$id" "$file" "$line" "$op" "$status" \
 		"${killer/#-/}" "$(secs_since "$t0")" | sed 's/killed\([^ ]\)/killed by \1/'
 }
@@ -269,7 +275,15 @@ cmd_list() {
 		echo "nothing to mutate: no C line outside tools/ on top of series-base"
 		return 0
 	fi
-	"$TOOL" list -C "$LINUX" "${SEL[@]}" "$OUT/series.diff"
+	# The files as HEAD has them, not as linux/'s work tree may.
+	local -r tmp="$(mktemp -d)"
+	local -a files
+	mapfile -t files < <(sed -n 's|^+++ b/||p' "$OUT/series.diff")
+	git -C "$LINUX" archive HEAD -- "${files[@]}" | tar -x -C "$tmp"
+	local rc=0
+	"$TOOL" list -C "$tmp" "${SEL[@]}" "$OUT/series.diff" || rc=$?
+	rm -rf "$tmp"
+	return "$rc"
 }
 
 cmd_report() {
@@ -309,6 +323,7 @@ cmd_run() {
 		echo "resuming: $(cut -f1 "$OUT/results.tsv" | sort -u | wc -l) of $n mutants done"
 	else
 		: >"$OUT/results.tsv"
+		: >"$OUT/timing.tsv"
 		echo "$key" >"$OUT/key"
 	fi
 	echo "$n mutants of $(grep -c '^+++ ' "$OUT/series.diff") file(s), $(git -C "$LINUX" \

@@ -31,6 +31,9 @@ list() {
 }
 
 # Mutants per operator, counted by hand on tree/lib/standin.c:
+#   11 return a - b + 4;     a changed line (the diff removes return a - b;):
+#                            only what touches " + 4": RET 3 (0, 1, -1),
+#                            AOR 1 (+ 4 -> - 4; not a - b), CRP 2 (3, 5)
 #   17 if (x < y)            ROR 5, NEG 1 (!(...)), CND 2 (0, 1)
 #   18 return false;         RET 2 (true; check's other value !helper(1, 2));
 #                            its BOL (true) is RET's true again: made once
@@ -46,14 +49,14 @@ list() {
 # and none of the added comment (16), #define (5), file-scope line (7) or
 # tools/ file.
 test_generator_counts() {
-	local -r want="AOR 2
+	local -r want="AOR 3
 BOL 1
 CND 4
-CRP 9
+CRP 11
 LCR 1
 MSK 1
 NEG 3
-RET 7
+RET 10
 ROR 5
 SDL 3
 SWP 2"
@@ -62,7 +65,11 @@ SWP 2"
 	got="$(cut -f4 "$scratch/all.tsv" | sort | uniq -c | awk '{ print $2, $1 }')"
 	diag "per operator: $(echo "$got" | tr '\n' ' ')"
 	[[ "$got" == "$want" ]] || fail "expected, per operator: $(echo "$want" | tr '\n' ' ')" || return
-	[[ $(wc -l <"$scratch/all.tsv") -eq 38 ]] || fail "38 mutants expected" || return
+	[[ $(wc -l <"$scratch/all.tsv") -eq 44 ]] || fail "44 mutants expected" || return
+	if grep -qF 'return a + b + 4;' "$scratch/all.tsv"; then
+		fail "line 11's unchanged a - b was mutated"
+		return
+	fi
 	if cut -f3 "$scratch/all.tsv" | grep -qxE '5|7|16'; then
 		fail "a comment, a #define or a file-scope line was mutated"
 		return
@@ -70,7 +77,7 @@ SWP 2"
 	cut -f2 "$scratch/all.tsv" | sort -u | grep -qx 'lib/standin.c' ||
 		fail "the mutants are not all of lib/standin.c"
 	# One textual change to one line: the SWP of check(x, y) exactly.
-	expect_match -xF "M029	lib/standin.c	28	SWP	entry	\\tif (check(x, y) && n)	\\tif (check(y, x) && n)" \
+	expect_match -xF "M035	lib/standin.c	28	SWP	entry	\\tif (check(x, y) && n)	\\tif (check(y, x) && n)" \
 		"$scratch/all.tsv" "line 28's swap"
 }
 
@@ -85,15 +92,15 @@ test_generator_selects() {
 	n="$(list -F entry | wc -l)"
 	[[ $n -eq 20 ]] || fail "-F entry: $n mutants, 20 expected" || return
 	n="$(list -f standin.c | wc -l)"
-	[[ $n -eq 38 ]] || fail "-f standin.c: $n mutants, 38 expected" || return
+	[[ $n -eq 44 ]] || fail "-f standin.c: $n mutants, 44 expected" || return
 	n="$(list -f other.c | wc -l)"
 	[[ $n -eq 0 ]] || fail "-f other.c: $n mutants, none expected" || return
-	diag "LINE=17: 8, LINE=27-28: 9, FUNC=entry: 20, FILE=standin.c: 38, FILE=other.c: 0"
+	diag "LINE=17: 8, LINE=27-28: 9, FUNC=entry: 20, FILE=standin.c: 44, FILE=other.c: 0"
 	: >"$scratch/shards"
 	for k in 1 2 3; do
 		list -s "$k/3" >"$scratch/shard$k"
 		diag "shard $k/3: $(wc -l <"$scratch/shard$k") mutants"
-		[[ $(wc -l <"$scratch/shard$k") -ge 12 ]] || fail "shard $k/3 is not a third" || return
+		[[ $(wc -l <"$scratch/shard$k") -ge 14 ]] || fail "shard $k/3 is not a third" || return
 		cat "$scratch/shard$k" >>"$scratch/shards"
 	done
 	ids="$(sort "$scratch/shards" | cut -f1 | uniq -d)"
@@ -102,21 +109,21 @@ test_generator_selects() {
 		fail "the three shards are not the whole set"
 }
 
-# apply writes one mutant into a copy of the tree, and only over the original line.
+# apply writes one mutant (line 27's SDL) into a copy of the tree, and only over the original line.
 test_generator_applies() {
 	local rc=0 changed
 	cp -r "$DATA/tree" "$scratch/tree"
 	local -a m
 	IFS=$'\t' read -r -a m < <(list -l 27 | grep SDL)
-	diag "M024: ${m[*]}"
+	diag "line 27's SDL: ${m[*]}"
 	"$TOOL" apply -C "$scratch/tree" "${m[1]}" "${m[2]}" "${m[5]}" "${m[6]}" ||
-		fail "apply M024 failed" || return
+		fail "apply ${m[0]} failed" || return
 	changed="$(diff "$DATA/tree/lib/standin.c" "$scratch/tree/lib/standin.c" | grep -c '^[<>]' || true)"
 	diff "$DATA/tree/lib/standin.c" "$scratch/tree/lib/standin.c" | sed 's/^/# /'
 	[[ $changed -eq 2 ]] || fail "one line changed expected, diff has $changed lines" || return
 	expect_match -xF "	;" "$scratch/tree/lib/standin.c" "the deleted statement" || return
 	"$TOOL" apply -C "$scratch/tree" "${m[1]}" "${m[2]}" "${m[5]}" "${m[6]}" 2>"$scratch/err" || rc=$?
-	expect_status 2 "$rc" "M024 applied a second time" &&
+	expect_status 2 "$rc" "${m[0]} applied a second time" &&
 		expect_match -F "is not the original line" "$scratch/err" "its message"
 }
 

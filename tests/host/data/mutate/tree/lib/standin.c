@@ -8,7 +8,7 @@ static const int unused_limit = 3;
 
 static int helper(int a, int b)
 {
-	return a - b;
+	return a - b + 4;
 }
 
 static bool check(unsigned long x, unsigned long y)
