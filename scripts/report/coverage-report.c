@@ -35,6 +35,7 @@
  * (the error says which, and where), 64 bad usage.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,6 +390,16 @@ static void fn_extents(struct info *in)
 }
 
 /*
+ * Two counts of one line (a file twice in a tracefile) added up: both are
+ * not negative, and a sum past LONG_MAX stays there (a tracefile's
+ * numbers are whatever lcov, or anyone, wrote).
+ */
+static long add_counts(long a, long b)
+{
+	return b > LONG_MAX - a ? LONG_MAX : a + b;
+}
+
+/*
  * The records of tracefile F (named FILE in errors) into IN.  Its line
  * buffer is kept from one call to the next: a malformed line ends the
  * tool (die), and nothing may be left to free then.
@@ -444,7 +455,7 @@ static void read_info_file(FILE *f, const char *file, struct info *in)
 				for (i = 0; i < cur->nda && cur->da[i].ln != ln; i++)
 					;
 				if (i < cur->nda)
-					cur->da[i].count += count;
+					cur->da[i].count = add_counts(cur->da[i].count, count);
 				else
 					*PUSH(cur->da, cur->nda) = (struct da){ ln, count };
 			}
@@ -472,7 +483,7 @@ static void read_info_file(FILE *f, const char *file, struct info *in)
 
 					if (b->ln == ln && b->block == block && b->branch == branch) {
 						if (taken > 0)
-							b->taken = (b->taken > 0 ? b->taken : 0) + taken;
+							b->taken = add_counts(b->taken > 0 ? b->taken : 0, taken);
 						else if (taken == 0 && b->taken < 0)
 							b->taken = 0;
 						break;
@@ -506,7 +517,7 @@ static void read_info_file(FILE *f, const char *file, struct info *in)
 				if (i == cur->nfn)
 					*PUSH(cur->fn, cur->nfn) = (struct fn){ xstrdup(name), 0, 0, 0 };
 				if (da) {
-					cur->fn[i].calls += a;
+					cur->fn[i].calls = add_counts(cur->fn[i].calls, a);
 				} else {
 					cur->fn[i].start = a;
 					cur->fn[i].end = b;

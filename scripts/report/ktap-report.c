@@ -32,13 +32,15 @@ const char *host_prog = "ktap-report";
 /*
  * What a guest may print is unbounded; what is kept of it is not.  Past
  * MAX_TESTS results the rest are counted, not kept; a test keeps its first
- * MAX_LOG lines, each cut to MAX_TEXT bytes; all kept text together stays
- * under MAX_KEPT bytes.  A cut is said in the report, and more results
+ * MAX_LOG lines, each cut to MAX_TEXT bytes, MAX_TEST_TEXT bytes of them
+ * (xmllint reads no text node over 10 MB: a test's lines are one, its
+ * <system-out>); all kept text together stays under MAX_KEPT bytes.  A cut is said in the report, and more results
  * than MAX_TESTS fail it: the guest printed what no suite of ours prints.
  */
 #define MAX_TESTS	10000
 #define MAX_LOG		10000
 #define MAX_TEXT	4096
+#define MAX_TEST_TEXT	(2L << 20)
 #define MAX_KEPT	(64L << 20)
 
 enum result { PASS, FAIL, SKIP, TIMEOUT };
@@ -85,6 +87,7 @@ static size_t cap_tests, cap_pending_log, cap_pending_cases;
 static size_t dropped_tests;	/* results past MAX_TESTS */
 static size_t dropped_lines;	/* lines past MAX_LOG or MAX_KEPT */
 static long kept;		/* bytes of text kept */
+static long pending_text;	/* of them, the pending test's lines */
 
 /* A copy of guest text, cut to MAX_TEXT bytes; NULL past MAX_KEPT. */
 static char *keep(const char *s)
@@ -174,10 +177,12 @@ static void pend_line(const char *line)
 {
 	char *copy;
 
-	if (npending_log >= MAX_LOG || !(copy = keep(line))) {
+	if (npending_log >= MAX_LOG || pending_text > MAX_TEST_TEXT ||
+	    !(copy = keep(line))) {
 		dropped_lines++;
 		return;
 	}
+	pending_text += strlen(copy) + 1;
 	pending_log = grow(pending_log, &cap_pending_log, npending_log,
 			   sizeof(*pending_log));
 	pending_log[npending_log++] = copy;
@@ -229,6 +234,7 @@ static void add_line(const char *line)
 					free(pending_cases[i].name);
 				npending_log = npending_cases = 0;
 				pending_seconds = 0;
+				pending_text = 0;
 				return;
 			}
 			tests = grow(tests, &cap_tests, ntests, sizeof(*tests));
@@ -246,6 +252,7 @@ static void add_line(const char *line)
 			pending_cases = NULL;
 			npending_cases = cap_pending_cases = 0;
 			pending_seconds = 0;
+			pending_text = 0;
 			return;
 		}
 	}
@@ -530,8 +537,8 @@ static void print_summary(const char *suite, long missing, int quiet)
 		printf("\n%s: %zu more results past the first %d were not kept: the guest printed more than any suite of ours\n",
 		       suite, dropped_tests, MAX_TESTS);
 	if (dropped_lines)
-		printf("%s: %zu diagnostic lines past a test's first %d (or %ld MB in all) were not kept\n",
-		       suite, dropped_lines, MAX_LOG, MAX_KEPT >> 20);
+		printf("%s: %zu diagnostic lines past a test's first %d (or its %ld MB, or %ld MB in all) were not kept\n",
+		       suite, dropped_lines, MAX_LOG, MAX_TEST_TEXT >> 20, MAX_KEPT >> 20);
 	if (missing > 0)
 		printf("\n%s: %ld of %ld results never arrived (the guest died or timed out)\n",
 		       suite, missing, plan);
@@ -561,7 +568,7 @@ static void parse_reset(void)
 	npending_cases = cap_pending_cases = 0;
 	pending_seconds = 0;
 	dropped_tests = dropped_lines = 0;
-	kept = 0;
+	kept = pending_text = 0;
 }
 
 /*
