@@ -7,7 +7,8 @@
 #
 # tests/host/data/mutate/: tree/lib/standin.c is a stand-in for a kernel
 # file and standin.diff the diff that adds its lines (git diff -U0, as
-# make mutate takes it from linux/); results.tsv and exceptions are a
+# make mutate takes it from linux/, and a selftest under tools/ that the
+# generator must leave alone); results.tsv and exceptions are a
 # stand-in run of make mutate.  MUTATE_C and MUTATE_SH test another copy
 # of scripts/dev/mutate.c and mutate.sh (to see a broken one fail).
 set -euo pipefail
@@ -47,7 +48,7 @@ list() {
 #   30 n = n & MASK;         MSK 1, SDL 1
 #   31 return ok ? r : n;    RET 3 (0, 1, -1; entry has no other return)
 # and none of the added comment (16), #define (5), file-scope line (7) or
-# tools/ file.
+# of tools/t.c.
 test_generator_counts() {
 	local -r want="AOR 3
 BOL 1
@@ -127,16 +128,26 @@ test_generator_applies() {
 		expect_match -F "is not the original line" "$scratch/err" "its message"
 }
 
-# The equivalence check: x + 0 compiles to x's object; x + 1 does not.
+# The equivalence check: x + 0 compiles to x's object; so does x + zero
+# (a local of value 0), whose object differs from x's in its debug info
+# only; x + 1 does not.
 test_equivalent_object() {
 	local rc=0 v
-	for v in "x" "x + 0" "x + 1"; do
-		printf 'int f(int x);\nint f(int x)\n{\n\treturn %s;\n}\n' "$v" >"$scratch/v.c"
+	for v in "x" "x + 0" "x + 1" "x + zero"; do
+		printf 'int f(int x);\nint f(int x)\n{\n\tconst int zero = 0; return %s;\n}\n' "$v" \
+			>"$scratch/v.c"
+		[[ "$v" == *zero ]] || sed -i 's/const int zero = 0; //' "$scratch/v.c"
 		cc -O2 -g -c -o "$scratch/v-${v// /}.o" "$scratch/v.c"
 	done
-	cmp -s "$scratch/v-x.o" "$scratch/v-x+0.o" && diag "(the objects differ in their debug info: no)"
 	"$MUTATE_SH" same-object "$scratch/v-x.o" "$scratch/v-x+0.o" || rc=$?
 	expect_status 0 "$rc" "same-object on x and x + 0" || return
+	rc=0
+	if cmp -s "$scratch/v-x.o" "$scratch/v-x+zero.o"; then
+		fail "x and x + zero compile to the same bytes: the stand-in shows nothing"
+		return
+	fi
+	"$MUTATE_SH" same-object "$scratch/v-x.o" "$scratch/v-x+zero.o" || rc=$?
+	expect_status 0 "$rc" "same-object on x and x + zero (debug info apart)" || return
 	rc=0
 	"$MUTATE_SH" same-object "$scratch/v-x.o" "$scratch/v-x+1.o" || rc=$?
 	expect_status 1 "$rc" "same-object on x and x + 1"
@@ -186,12 +197,13 @@ make_repo() {
 	git -C "$1" tag series-base
 }
 
-# No commit on series-base, or none with C outside tools/: nothing to mutate, exit 0.
+# No commit on series-base, or none with C outside tools/: nothing to mutate,
+# exit 0 (--dry-run: a broken check must not start a build).
 test_nothing_to_mutate() {
 	local rc=0
 	make_repo "$scratch/repo"
 	BUILD="$scratch" MUTATE_LINUX="$scratch/repo" MUTATE_OUT="$scratch/out1" \
-		"$MUTATE_SH" run >"$scratch/out" 2>&1 || rc=$?
+		"$MUTATE_SH" run --dry-run >"$scratch/out" 2>&1 || rc=$?
 	sed 's/^/# /' "$scratch/out"
 	expect_status 0 "$rc" "no commit on series-base" &&
 		expect_match -F "nothing to mutate" "$scratch/out" "its line" || return
@@ -201,7 +213,7 @@ test_nothing_to_mutate() {
 	git -C "$scratch/repo" -c user.name=t -c user.email=t@t commit -q -m tools
 	rc=0
 	BUILD="$scratch" MUTATE_LINUX="$scratch/repo" MUTATE_OUT="$scratch/out2" \
-		"$MUTATE_SH" run >"$scratch/out" 2>&1 || rc=$?
+		"$MUTATE_SH" run --dry-run >"$scratch/out" 2>&1 || rc=$?
 	sed 's/^/# /' "$scratch/out"
 	expect_status 0 "$rc" "a commit that changes tools/ only" &&
 		expect_match -F "nothing to mutate" "$scratch/out" "its line"
