@@ -11,11 +11,12 @@
 # reports a splat of one class: lkdtm's WARNING, an OOM kill of mem_hog in
 # a 64 MB guest, a hung task (lkdtm's HUNG_TASK, hung_task_timeout_secs
 # lowered to 1 s, no panic), and host exhaustion (tests/guest/map_exhaust:
-# past the host's vm.max_map_count).  The run must fail with 121 and name
+# past the host's vm.max_map_count); and lkdtm's EXCEPTION, which under
+# UML panics the kernel, so that its test cannot pass.  The run must fail with 121 and name
 # the class; for host exhaustion, say the cause with the host's
-# vm.max_map_count, in --test mode and with a plain command.  Classes
-# that end the kernel itself (BUG, exception, panic, soft lockup with its
-# panic) are tests/host/test_crash.sh's: no test passes through those.
+# vm.max_map_count, in --test mode and with a plain command.  The other
+# classes that end the kernel (BUG, panic, soft lockup with its panic) are
+# tests/host/test_crash.sh's.
 #
 # The guest tests are added to a copy of the staged root (tests.list and
 # their scripts), booted with BUILD pointing at the copy: the same test
@@ -108,6 +109,13 @@ test_hung_task_in_passing_test() {
 	splat_case hungprobe "hung task" "echo 1 >/proc/sys/kernel/hung_task_timeout_secs
 setsid sh -c 'echo HUNG_TASK >$DIRECT' </dev/null >/dev/null 2>&1 &
 sleep 6"
+}
+
+# A NULL dereference in the kernel during a test: under UML a kernel-mode
+# fault panics, so the test cannot pass; the run must still name it.
+test_exception_in_test() {
+	need_lkdtm || return
+	SANDBOX_DECODE=0 splat_case excprobe exception "echo EXCEPTION >$DIRECT"
 }
 
 # max_map_count_ok: the host's limit is one map_exhaust passes (else skip).
