@@ -30,6 +30,8 @@ readonly KD="${MUTATE_KDIR:-$BUILD/kernel/mutate}"
 readonly OUT="${MUTATE_OUT:-$BUILD/mutate}"
 readonly TOOL="$BUILD/host/mutate"
 readonly EXCEPTIONS="$TOP/tests/mutants/equivalent"
+# The diff of the series: the run's own, or a list's (a temporary file).
+DIFF="$OUT/series.diff"
 readonly E_USAGE=64 E_INPUT=66 E_STATE=69 E_BUILD=70
 # The tests that reach the series' lines when there is no per-test
 # coverage: the series' own, the mremap tests and the fuzzer, quickest
@@ -233,8 +235,8 @@ run_mutant() {
 		"${killer/#-/}" "$(secs_since "$t0")" | sed 's/killed\([^ ]\)/killed by \1/'
 }
 
-# The diff of the commits on series-base, in $OUT/series.diff; false when
-# there is nothing to mutate.
+# The diff of the commits on series-base, in $DIFF; false when there is
+# nothing to mutate.
 series_diff() {
 	[[ -d "$LINUX/.git" ]] ||
 		die "$E_INPUT" "no kernel tree in linux/" "run make source (or make) first"
@@ -242,9 +244,8 @@ series_diff() {
 		die "$E_INPUT" "linux/ has no tag series-base: it is not the sandbox's import" \
 			"make source imports it; make linux-status says what linux/ is"
 	mkdir -p "$OUT"
-	git -C "$LINUX" diff -U0 series-base..HEAD -- '*.c' '*.h' ':(exclude)tools/' \
-		>"$OUT/series.diff"
-	[[ -s "$OUT/series.diff" ]]
+	git -C "$LINUX" diff -U0 series-base..HEAD -- '*.c' '*.h' ':(exclude)tools/' >"$DIFF"
+	[[ -s "$DIFF" ]]
 }
 
 parse_options() {
@@ -269,21 +270,28 @@ parse_options() {
 	done
 }
 
+# list_from_head: the selected mutants, from the files as linux/'s HEAD
+# has them (not as its work tree may).
+list_from_head() {
+	local -r tmp="$(mktemp -d)"
+	local -a files
+	mapfile -t files < <(sed -n 's|^+++ b/||p' "$DIFF")
+	git -C "$LINUX" archive HEAD -- "${files[@]}" | tar -x -C "$tmp"
+	local rc=0
+	"$TOOL" list -C "$tmp" "${SEL[@]}" "$DIFF" || rc=$?
+	rm -rf "$tmp"
+	return "$rc"
+}
+
 cmd_list() {
 	parse_options "$@"
+	DIFF="$(mktemp)"
+	trap 'rm -f "$DIFF"' EXIT
 	if ! series_diff; then
 		echo "nothing to mutate: no C line outside tools/ on top of series-base"
 		return 0
 	fi
-	# The files as HEAD has them, not as linux/'s work tree may.
-	local -r tmp="$(mktemp -d)"
-	local -a files
-	mapfile -t files < <(sed -n 's|^+++ b/||p' "$OUT/series.diff")
-	git -C "$LINUX" archive HEAD -- "${files[@]}" | tar -x -C "$tmp"
-	local rc=0
-	"$TOOL" list -C "$tmp" "${SEL[@]}" "$OUT/series.diff" || rc=$?
-	rm -rf "$tmp"
-	return "$rc"
+	list_from_head
 }
 
 cmd_report() {
@@ -295,12 +303,25 @@ cmd_report() {
 
 cmd_run() {
 	parse_options "$@"
+	# A dry run leaves the results of a real one alone.
+	if [[ -n "$DRY" ]]; then
+		DIFF="$(mktemp)"
+		trap 'rm -f "$DIFF"' EXIT
+	fi
 	if [[ "$(git -C "$LINUX" rev-list --count series-base..HEAD 2>/dev/null || echo x)" == 0 ]]; then
 		echo "nothing to mutate: no commit on top of series-base in linux/"
 		return 0
 	fi
 	if ! series_diff; then
 		echo "nothing to mutate: the commits on top of series-base add no C line outside tools/"
+		return 0
+	fi
+	local -r head="$(git -C "$LINUX" rev-parse HEAD)"
+	if [[ -n "$DRY" ]]; then
+		echo "make -s -C $TOP rootfs host-tools $TOOL"
+		echo "$TOP/scripts/build/kernel.sh worktree mutate $head"
+		echo "then, in ${WT#"$TOP"/} and ${KD#"$TOP"/}, each of these mutants:"
+		list_from_head | cut -f1-5
 		return 0
 	fi
 	exec {lock}>"$OUT/.lock"
@@ -310,11 +331,10 @@ cmd_run() {
 	trap 'restore_tree; exit 130' INT
 	trap 'restore_tree; exit 143' TERM
 
-	local -r head="$(git -C "$LINUX" rev-parse HEAD)"
-	$DRY make -s -C "$TOP" rootfs host-tools "$TOOL"
-	$DRY "$TOP/scripts/build/kernel.sh" worktree mutate "$head"
+	make -s -C "$TOP" rootfs host-tools "$TOOL"
+	"$TOP/scripts/build/kernel.sh" worktree mutate "$head"
 	restore_tree
-	"$TOOL" list -C "$WT" "${SEL[@]}" "$OUT/series.diff" >"$OUT/mutants.tsv"
+	"$TOOL" list -C "$WT" "${SEL[@]}" "$DIFF" >"$OUT/mutants.tsv"
 	local -r n="$(wc -l <"$OUT/mutants.tsv")"
 	# Resume only a run of the same commits, tool and selection.
 	local key
@@ -326,12 +346,8 @@ cmd_run() {
 		: >"$OUT/timing.tsv"
 		echo "$key" >"$OUT/key"
 	fi
-	echo "$n mutants of $(grep -c '^+++ ' "$OUT/series.diff") file(s), $(git -C "$LINUX" \
+	echo "$n mutants of $(grep -c '^+++ ' "$DIFF") file(s), $(git -C "$LINUX" \
 		rev-list --count series-base..HEAD) commit(s) on series-base"
-	if [[ -n "$DRY" ]]; then
-		cut -f1-5 "$OUT/mutants.tsv"
-		return 0
-	fi
 
 	# The unmutated kernel, and each file's unmutated object.
 	echo "building the unmutated kernel in ${KD#"$TOP"/} (a full build the first time)"
