@@ -395,8 +395,9 @@ explain_host_exhaustion() {
 	avail="$(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo 2>/dev/null)" || true
 	[[ "$max" =~ ^[0-9]+$ ]] || max=0
 	[[ "$avail" =~ ^[0-9]+$ ]] || avail=0
-	printf '%s: cause: UML ran out of host resources for guest memory and killed the guest process\n' \
+	printf '%s: cause: UML could not map guest memory on the host: the guest process it was for\n' \
 		"$SELF" >&2
+	printf '  is killed, or runs on with pages it cannot reach (6.1 says killing, and does not always)\n' >&2
 	printf '  each run of guest pages with one protection is a host mapping of its own;\n' >&2
 	printf '  likely: the host'"'"'s vm.max_map_count (%s here) was reached: raise it, as root:\n' \
 		"$max" >&2

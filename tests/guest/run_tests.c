@@ -505,7 +505,7 @@ int main(int argc, char **argv)
 		}
 		/* Killed by UML, not by a bug of its own: say why. */
 		if (class && !strcmp(class, "host exhaustion"))
-			emit("# %s: cause: host exhaustion: UML could not map the test's memory on the host and killed it (exit %d); the host's vm.max_map_count or its memory ran out",
+			emit("# %s: cause: host exhaustion: UML could not map the test's memory on the host (exit %d); the host's vm.max_map_count or its memory ran out",
 			     t->name, status);
 		if (status == 137 && timed_out) {
 			result = "not ok";
