@@ -16,7 +16,8 @@
  * results than arrived (a guest that died mid-run) is a failure too.
  *
  * Exit codes: 0 every test passed or was skipped, 1 a test failed or
- * results are missing, 2 bad usage or unreadable input.
+ * results are missing, 2 unreadable input or unwritable output, 64 bad
+ * usage.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -549,11 +550,12 @@ static void print_summary(const char *suite, long missing, int quiet)
 	       dropped_tests, n[SKIP]);
 }
 
-static void usage(void)
+static void usage(const char *why)
 {
-	fputs("Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-k FILE.ktap] [-q] KTAP\n"
-	      "       ktap-report -c BASE.ktap PATCHED.ktap\n", stderr);
-	exit(2);
+	fprintf(stderr, "ktap-report: error: %s\n"
+		"Usage: ktap-report [-n SUITE] [-j FILE.json] [-x FILE.xml] [-k FILE.ktap] [-q] KTAP\n"
+		"       ktap-report -c BASE.ktap PATCHED.ktap\n", why);
+	exit(64);
 }
 
 /* A new suite: the last one is handed over (parse_file), not freed. */
@@ -686,11 +688,11 @@ int main(int argc, char **argv)
 		case 'x': junit = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'c': base = optarg; break;
-		default: usage();
+		default: usage("unknown option or a missing value (see above)");
 		}
 	}
 	if (optind != argc - 1)
-		usage();
+		usage("exactly one KTAP file is read (the guest's results)");
 	if (base)
 		return compare(base, argv[optind]);
 

@@ -17,7 +17,7 @@
  * exception (a fault in kernel mode), panic, hung task, soft lockup,
  * RCU stall, OOM kill.
  *
- * Exit codes: 0 a splat was found, 1 none, 2 usage or I/O error.
+ * Exit codes: 0 a splat was found, 1 none, 2 I/O error, 64 bad usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,10 +66,11 @@ struct line {
 static struct line *lines;
 static size_t nlines, cap;
 
-static void usage(const char *prog)
+static void usage(const char *prog, const char *why)
 {
-	fprintf(stderr, "Usage: %s [-n MAXLINES] [-t TRACE_FILE] LOG\n", prog);
-	exit(2);
+	fprintf(stderr, "splat-class: error: %s\nUsage: %s [-n MAXLINES] [-t TRACE_FILE] LOG\n",
+		why, prog);
+	exit(64);
 }
 
 /*
@@ -246,17 +247,17 @@ int main(int argc, char **argv)
 		case 'n':
 			max = strtol(optarg, NULL, 10);
 			if (max <= 0)
-				usage(argv[0]);
+				usage(argv[0], "-n takes a number of lines above 0");
 			break;
 		case 't':
 			trace = optarg;
 			break;
 		default:
-			usage(argv[0]);
+			usage(argv[0], "unknown option or a missing value (see above)");
 		}
 	}
 	if (optind != argc - 1)
-		usage(argv[0]);
+		usage(argv[0], "exactly one console log is read");
 	f = fopen(argv[optind], "r");
 	if (!f) {
 		perror(argv[optind]);

@@ -15,8 +15,9 @@
 # - 100,000 results, and subtests nested 2,000 deep, get a bounded report
 #   that says what was cut, and fail; within the time limit, not a hang.
 #
-# KTAP_REPORT=path tests another ktap-report binary (e.g. an older one, to
-# see these tests fail on it); by default make's build/host/ktap-report.
+# KTAP_REPORT=path (SPLAT_CLASS=path) tests another ktap-report (splat-
+# class) binary, e.g. an older one, to see these tests fail on it; by
+# default make's, in build/host/.
 set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -144,6 +145,26 @@ test_ktap_deep_nesting_bounded() {
 		"$scratch/deep.json" || fail "the JSON of deep KTAP" || return
 	xmllint --noout "$scratch/deep.xml" || fail "the XML of deep KTAP" || return
 	diag "JSON and XML read back"
+}
+
+# Bad usage of the two readers of guest output: a clear error, status 64;
+# an unreadable file: its name and why, status 2.
+test_tools_bad_usage() {
+	need_report || return
+	local -r splat="${SPLAT_CLASS:-$BUILD/host/splat-class}" missing="$scratch/no-such.log"
+	local tool rc
+	for tool in "$KTAP_REPORT" "$splat"; do
+		rc=0
+		"$tool" >/dev/null 2>"$scratch/usage.err" || rc=$?
+		expect_status 64 "$rc" "${tool##*/} without a file" || return
+		expect_grep "^${tool##*/}: error: exactly one" "$scratch/usage.err" "what is wrong" ||
+			return
+		rc=0
+		"$tool" "$missing" >/dev/null 2>"$scratch/missing.err" || rc=$?
+		expect_status 2 "$rc" "${tool##*/} on a missing file" || return
+		expect_grep "no-such.log: No such file or directory" "$scratch/missing.err" \
+			"the file and the reason" || return
+	done
 }
 
 ktap_run_all test_fuzz_host "${1:-}"
