@@ -16,7 +16,7 @@
 
 #include <sys/stat.h>
 
-static char dir[] = "/tmp/fuzz-kbuild-XXXXXX";
+static char dir[PATH_MAX];
 static const char *const files[] = { "mm/a.c", "mm/b.h", "include/c.h" };
 
 /* The tree goes with the fuzzer. */
@@ -42,6 +42,9 @@ static void make_tree(void)
 	size_t i;
 	FILE *f;
 
+	/* In TMPDIR, as mktemp -d. */
+	snprintf(dir, sizeof(dir), "%s/fuzz-kbuild-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : P_tmpdir);
 	if (!mkdtemp(dir))
 		abort();
 	atexit(remove_tree);
