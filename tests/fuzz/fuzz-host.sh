@@ -203,6 +203,11 @@ cmd_check() {
 
 main() {
 	local -a NAMES
+	# The harnesses' own files (fuzz_kbuild's tree), gone with the run
+	# even when a harness crashed and could not remove them.
+	tmp="$(mktemp -d "${TMPDIR:-/tmp}/fuzz-host.XXXXXX")"
+	trap 'rm -rf "$tmp"' EXIT
+	export TMPDIR="$tmp"
 	[[ $# -gt 0 ]] || usage_error "no command: build, run or check"
 	case "$1" in
 	-h | --help) usage 0 ;;
