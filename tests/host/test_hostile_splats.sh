@@ -153,4 +153,21 @@ test_host_exhaustion_command() {
 	expect_grep "vm.max_map_count \\([0-9]+ here\\)" "$scratch/cmd.err" "cause said"
 }
 
+# A tool run-uml.sh builds itself (--no-build) gets make's flags: with
+# SANDBOX_SANITIZE=1, ASan is in it (one set of flags for the host tools).
+test_host_tool_built_with_make_flags() {
+	local -r b="$scratch/flags"
+	local rc=0
+	[[ -d "$BUILD/rootfs" ]] || skip "no staged root: make all" || return
+	mkdir -p "$b"
+	ln -s "$BUILD/rootfs" "$b/rootfs"
+	kernel_bin
+	env SANDBOX_SANITIZE=1 ASAN_OPTIONS=detect_leaks=0 BUILD="$b" "$RUN" --no-build \
+		--kernel "$REPLY" -t 60 -- true >"$scratch/flags.out" 2>&1 </dev/null || rc=$?
+	expect_status 0 "$rc" "a run that built uml-launch itself" || return
+	nm "$b/host/uml-launch" 2>/dev/null | grep -q __asan_init ||
+		fail "uml-launch was built without make's SANDBOX_SANITIZE=1 flags" || return
+	diag "uml-launch has ASan: built as make builds it"
+}
+
 ktap_run_all test_hostile_splats "${1:-}"
