@@ -35,7 +35,9 @@ bench_mutate() {
 	JSON+=("{\"name\": \"mutate_per_hour\", \"what\": \"mutants per hour\", \"value\": $per_hour}")
 	ROWS+=("| mutants per hour (the whole run) | $per_hour | | | 1 |")
 
-	mapfile -t v < <(repeat "$runs" "$RUN" --no-build --kernel "$kd/linux" -- true)
+	# From make mutate's own copy of the staged root, as its guests boot.
+	mapfile -t v < <(repeat "$runs" env BUILD="$mo/guest-build" "$RUN" --no-build \
+		--kernel "$kd/linux" -- true)
 	record mutate_boot "boot to init and back (the mutate kernel, --no-build)" "${v[@]}"
 	local -r boot="${MEDIANS[mutate_boot]}"
 
@@ -56,6 +58,7 @@ bench_mutate() {
 				build, boots * b, guest - boots * b }' "$mo/timing.tsv"
 	fi
 	# The old way: the whole guest suite for one mutant.
-	mapfile -t v < <(repeat 3 "$RUN" --no-build --kernel "$kd/linux" --test --results "$OUT/suite")
+	mapfile -t v < <(repeat 3 env BUILD="$mo/guest-build" "$RUN" --no-build \
+		--kernel "$kd/linux" --test --results "$OUT/suite")
 	record mutate_suite "old way: the whole guest suite for one mutant (make mutants)" "${v[@]}"
 }

@@ -32,7 +32,10 @@ readonly TOOL="$BUILD/host/mutate"
 readonly EXCEPTIONS="$TOP/tests/mutants/equivalent"
 # The diff of the series: the run's own, or a list's (a temporary file).
 DIFF="$OUT/series.diff"
-readonly E_USAGE=64 E_INPUT=66 E_STATE=69 E_BUILD=70
+readonly E_USAGE=64 E_INPUT=66 E_STATE=69 E_BUILD=70 E_GUEST=71
+# The guests boot from a private copy of the staged root (made at the
+# start of a run): another make or test may change build/rootfs meanwhile.
+readonly GUEST_BUILD="$OUT/guest-build"
 # The tests that reach the series' lines when there is no per-test
 # coverage: the series' own, the mremap tests and the fuzzer, quickest
 # and likeliest first.
@@ -72,7 +75,9 @@ Environment:
 Exit codes: 0 every mutant killed, equivalent, stillborn or justified (or
 nothing to mutate), 1 a survivor not justified in tests/mutants/equivalent,
 $E_USAGE usage, $E_INPUT no linux/ or no series-base, $E_STATE another run
-holds build/mutate, $E_BUILD the unmutated kernel does not build
+holds build/mutate, $E_BUILD the unmutated kernel does not build, $E_GUEST a
+guest could not run the tests (run-uml.sh's usage, build, no-test, disk or
+package errors: nothing is counted)
 EOF
 	exit "${1:-0}"
 }
@@ -149,15 +154,24 @@ secs_since() {
 
 # run_guest_tests PATTERN TIMEOUT: the guest suite (tests matching PATTERN,
 # all with ""), on the mutant; STATUS (killed, timeout or empty) and KILLER.
+# A run that could not test (a bad option, no such test, a full disk, a
+# missing package) stops make mutate: it would count as a kill.
 run_guest_tests() {
 	local -r pattern="$1" timeout="$2" res="$OUT/run"
 	local rc=0 first
 	rm -rf "$res"
 	mkdir -p "$res"
-	"$TOP/run-uml.sh" --no-build --kernel "$KD/linux" -t "$timeout" --results "$res" \
-		--test ${pattern:+"$pattern"} >"$OUT/guest.log" 2>&1 </dev/null || rc=$?
+	env BUILD="$GUEST_BUILD" "$TOP/run-uml.sh" --no-build --kernel "$KD/linux" -t "$timeout" \
+		--results "$res" --test ${pattern:+"$pattern"} >"$OUT/guest.log" 2>&1 </dev/null || rc=$?
 	STATUS='' KILLER=''
 	[[ $rc -eq 0 ]] && return 0
+	case $rc in
+	64 | 70 | 72 | 73 | 78 | 130 | 143)
+		tail -n 5 "$OUT/guest.log" >&2
+		die "$E_GUEST" "run-uml.sh could not test the mutant (exit $rc): see ${OUT#"$TOP"/}/guest.log" \
+			"the guest root or the tests are not as make rootfs stages them; run make rootfs"
+		;;
+	esac
 	first="$(cat "$res"/*.ktap 2>/dev/null | grep -m1 -E '^not ok ' |
 		sed -E 's/^not ok [0-9]+ //; s/ #.*//' || true)"
 	KILLER="${first:-${pattern:-the guest suite}}"
@@ -171,6 +185,16 @@ run_guest_tests() {
 		STATUS=timeout
 	fi
 	return 0
+}
+
+# stage_guest_root: $GUEST_BUILD, what run-uml.sh needs of a BUILD: a copy
+# of the staged root whose test lists are the tree's, and the host tools.
+stage_guest_root() {
+	rm -rf "$GUEST_BUILD"
+	mkdir -p "$GUEST_BUILD/logs"
+	cp -a "$BUILD/rootfs" "$GUEST_BUILD/rootfs"
+	cp "$TOP/tests/guest/tests.list" "$TOP/tests/guest/skipped.list" "$GUEST_BUILD/rootfs/tests/"
+	cp -a "$BUILD/host" "$GUEST_BUILD/host"
 }
 
 # Restore the worktree: no mutant is left in it, whatever stopped the run.
@@ -215,7 +239,9 @@ run_mutant() {
 		if [[ $status == survived && "${MUTATE_FULL:-1}" != 0 ]]; then
 			tg=0
 			boots=$((boots + 2))
-			KERNEL_A=base KERNEL_B="$KD/linux" "$TOP/tests/host/test_fuzz.sh" \
+			local -r base_kernel="$BUILD/kernel/base/linux"
+			env BUILD="$GUEST_BUILD" KERNEL_A="$base_kernel" KERNEL_B="$KD/linux" \
+				"$TOP/tests/host/test_fuzz.sh" \
 				'clean\|digests\|counters' >"$OUT/fuzz.log" 2>&1 || tg=$?
 			if [[ $tg -ne 0 ]]; then
 				status=killed
@@ -332,6 +358,7 @@ cmd_run() {
 	trap 'restore_tree; exit 143' TERM
 
 	make -s -C "$TOP" rootfs host-tools "$TOOL"
+	stage_guest_root
 	"$TOP/scripts/build/kernel.sh" worktree mutate "$head"
 	restore_tree
 	"$TOOL" list -C "$WT" "${SEL[@]}" "$DIFF" >"$OUT/mutants.tsv"
