@@ -24,6 +24,13 @@
  * source still holds every byte, or it succeeds and the destination does.
  * At least one attempt must see the injected failure, or the test proved
  * nothing.  The outcome is the same with and without the series.
+ *
+ * The last two variants let the first PMDs move and fail at the PTE table
+ * of the last, partial one (a page mapped far into the destination's
+ * region makes its PMD table exist; fail_page_alloc's space lets one more
+ * allocation through): "how much" is then part of the move, counted from
+ * the source's start, and the move back must not realign what the move
+ * there did not.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -85,6 +92,16 @@ FIXTURE(alloc_fail) {
 FIXTURE_VARIANT(alloc_fail) {
 	unsigned long offset;	/* of src and dst into their PMDs */
 	unsigned long len;
+	/*
+	 * Map a page 512 MB into the destination's 1 GB region first: its
+	 * PMD table then exists, and the first allocation the move needs is
+	 * the PTE table of its partial last PMD, after whole PMDs moved.
+	 */
+	int dst_table_ready;
+	/* The source's VMA starts at its PMD boundary, with data below it. */
+	int below;
+	/* Page allocations that succeed before the one that fails. */
+	int pass_allocs;
 };
 
 /* Realigned to one whole PMD with the series. */
@@ -103,6 +120,40 @@ FIXTURE_VARIANT_ADD(alloc_fail, off_4k_len_1536k) {
 FIXTURE_VARIANT_ADD(alloc_fail, off_1m_len_3m) {
 	.offset = MB,
 	.len = 3 * MB,
+};
+
+/*
+ * Realigned first PMD and a second whole one move; the failure hits the
+ * PTE table of the last, partial PMD, past the source's start: "how much
+ * was done" is then 3 MB of 3.5 MB, and must be counted from the source's
+ * start, not taken for all of it.
+ *
+ *   dst region (1 GB)  +0     +1M    +2M           +4M   +4.5M     +512M
+ *                      |      |ddddd|ddddddddddddd|ddddd|  ...  |page|
+ *                      realigned    whole PMD      PTEs: fails
+ */
+FIXTURE_VARIANT_ADD(alloc_fail, off_1m_len_3m5_fails_at_tail) {
+	.offset = MB,
+	.len = 3 * MB + 512 * KB,
+	.dst_table_ready = 1,
+};
+
+/*
+ * Not realigned (data below the source in its VMA), then the same failure
+ * at the last, partial PMD after one allocation (the first PMD's PTE
+ * table) went through: 3 MB are moved back.  The move back must not be
+ * realigned either: it would take the destination's whole first PMD onto
+ * the source's, whose page table still maps the data below the source.
+ *
+ *   src PMD  +0            +1M           +2M           +4M   +4.5M
+ *            |DDDDDDDDDDDDD|sssssssssssss|sssssssssssss|sssss|
+ */
+FIXTURE_VARIANT_ADD(alloc_fail, below_src_fails_at_tail) {
+	.offset = MB,
+	.len = 3 * MB + 512 * KB,
+	.dst_table_ready = 1,
+	.below = 1,
+	.pass_allocs = 1,
 };
 
 FIXTURE_SETUP(alloc_fail)
@@ -135,6 +186,7 @@ FIXTURE_TEARDOWN(alloc_fail)
 {
 	write_knob("/proc/self/make-it-fail", "0");
 	write_knob(FAIL_DIR "times", "0");
+	write_knob(FAIL_DIR "space", "0");
 }
 
 /* Each attempt fails whole (ENOMEM, source intact) or succeeds whole. */
@@ -146,23 +198,42 @@ TEST_F(alloc_fail, fails_whole_or_moves_whole)
 	for (unsigned int seed = 0; seed < ATTEMPTS; seed++) {
 		uint8_t *src = self->arena + PMD + variant->offset;
 		uint8_t *dst = self->arena + (seed + 1) * GB + variant->offset;
+		uint8_t *ready = self->arena + (seed + 1) * GB + 512 * MB;
+		const unsigned long below = variant->below ? variant->offset : 0;
+		char space[32];
 		int err, knob;
 		void *ret;
 		long bad;
 
-		ASSERT_EQ(src, mmap(src, len, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-				    -1, 0));
+		ASSERT_EQ(src - below, mmap(src - below, below + len, PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+					    -1, 0));
 		fill(src, len, seed);
+		fill(src - below, below, seed + 100);
+		if (variant->dst_table_ready) {
+			ASSERT_EQ(ready, mmap(ready, 4 * KB, PROT_READ | PROT_WRITE,
+					      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+					      -1, 0));
+			ready[0] = 1;
+		}
 
 		/* The next page allocation of this task fails, once. */
+		/* space: pages (1 << order each) that go through before one fails. */
+		snprintf(space, sizeof(space), "%d", variant->pass_allocs + 1);
+		ASSERT_EQ(0, write_knob(FAIL_DIR "space", variant->pass_allocs ? space : "0"));
 		ASSERT_EQ(0, write_knob(FAIL_DIR "times", "1"));
 		ASSERT_EQ(0, write_knob("/proc/self/make-it-fail", "1"));
 		ret = mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 		err = errno;
 		knob = write_knob("/proc/self/make-it-fail", "0");
 		knob |= write_knob(FAIL_DIR "times", "0");
+		knob |= write_knob(FAIL_DIR "space", "0");
 		ASSERT_EQ(0, knob);
+		bad = first_bad(src - below, below, seed + 100);
+		ASSERT_EQ(-1, bad) {
+			TH_LOG("attempt %u: byte %ld of the data below the source changed",
+			       seed, bad);
+		}
 
 		if (ret == MAP_FAILED) {
 			ASSERT_EQ(ENOMEM, err) {
@@ -175,7 +246,7 @@ TEST_F(alloc_fail, fails_whole_or_moves_whole)
 				       seed, bad);
 			}
 			enomem++;
-			ASSERT_EQ(0, munmap(src, len));
+			ASSERT_EQ(0, munmap(src - below, below + len));
 		} else {
 			ASSERT_EQ((void *)dst, ret);
 			bad = first_bad(dst, len, seed);
@@ -185,7 +256,11 @@ TEST_F(alloc_fail, fails_whole_or_moves_whole)
 			}
 			moved++;
 			ASSERT_EQ(0, munmap(dst, len));
+			if (below)
+				ASSERT_EQ(0, munmap(src - below, below));
 		}
+		if (variant->dst_table_ready)
+			ASSERT_EQ(0, munmap(ready, 4 * KB));
 	}
 	TH_LOG("%d attempts: %d ENOMEM with the source intact, %d moved intact",
 	       ATTEMPTS, enomem, moved);
