@@ -134,10 +134,12 @@ run_one() {
 	execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
 	cov="$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)"
 	ft="$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)"
-	units="$(find "$corpus" -type f | wc -l)"
+	# libFuzzer's own count: the inputs of the corpus that add coverage
+	# (the directory keeps every run's too).
+	units="$(grep -o 'corp: [0-9]*/[0-9a-zA-Z]*' "$log" | tail -n 1 | cut -d' ' -f2)"
 	found="$(find "$crashes" -type f | wc -l)"
-	printf '%-9s %10s %7s %7s %8s %8s\n' "$name" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
-		"$units" "$found"
+	printf '%-9s %10s %7s %7s %12s %8s\n' "$name" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
+		"${units:-?}" "$found"
 	if [[ $rc -ne 0 ]]; then
 		printf '%s: fuzz_%s stopped with status %s: %s\n' "$SELF" "$name" "$rc" \
 			"$(grep -m 1 -E 'ERROR|fuzz check failed' "$log" || echo 'see the log')" >&2
@@ -156,7 +158,7 @@ cmd_run() {
 	names_of "$@"
 	build_all
 	echo "fuzzing ${#NAMES[@]} harness(es), $secs s each (logs: ${OUT#"$TOP"/}/NAME.log)"
-	printf '%-9s %10s %7s %7s %8s %8s\n' HARNESS EXECS COV FT CORPUS CRASHES
+	printf '%-9s %10s %7s %7s %12s %8s\n' HARNESS EXECS COV FT CORPUS CRASHES
 	for n in "${NAMES[@]}"; do
 		run_one "$n" "$secs" || rc=1
 	done
