@@ -26,6 +26,10 @@
 
 #include "splat-markers.h"
 
+#include "../include/host-util.h"
+
+const char *host_prog = "splat-class";
+
 #define MAX_LINE 4096
 #define MAX_CLASSES 16
 #define BACK 16		/* how far a splat's start may precede its marker */
@@ -139,17 +143,9 @@ static void read_log(FILE *f)
 			continue;
 		if (nlines == cap) {
 			cap = cap ? 2 * cap : 1024;
-			lines = realloc(lines, cap * sizeof(*lines));
-			if (!lines) {
-				perror("splat-class");
-				exit(2);
-			}
+			lines = xrealloc(lines, cap * sizeof(*lines));
 		}
-		lines[nlines].text = strdup(buf);
-		if (!lines[nlines].text) {
-			perror("splat-class");
-			exit(2);
-		}
+		lines[nlines].text = xstrdup(buf);
 		lines[nlines].class = classify(buf);
 		nlines++;
 	}
@@ -187,14 +183,63 @@ static size_t splat_end(size_t s)
 	return nlines;
 }
 
-int main(int argc, char **argv)
+/*
+ * The report of the lines read (read_log): class, classes, lines and the
+ * first splat (at most MAX of its lines) to OUT, its raw lines to TRACE
+ * (if not NULL).  0 a splat was found, 1 none.
+ */
+static int report(FILE *out, FILE *trace, long max)
 {
 	const char *classes[MAX_CLASSES];
 	size_t nclasses = 0, i, j, first = 0, s, e;
+	int found = 0;
+
+	/* Every distinct class, in the order of first appearance. */
+	for (i = 0; i < nlines; i++) {
+		if (!lines[i].class)
+			continue;
+		if (!found) {
+			first = i;
+			found = 1;
+		}
+		for (j = 0; j < nclasses; j++)
+			if (!strcmp(classes[j], lines[i].class))
+				break;
+		if (j == nclasses && nclasses < MAX_CLASSES)
+			classes[nclasses++] = lines[i].class;
+	}
+	if (!found)
+		return 1;
+
+	s = splat_start(first);
+	e = splat_end(s);
+	fprintf(out, "class: %s\nclasses:", lines[first].class);
+	for (j = 0; j < nclasses; j++)
+		fprintf(out, "%s %s", j ? "," : "", classes[j]);
+	fprintf(out, "\nlines: %zu-%zu\n", s + 1, e);
+	for (i = s; i < e && i < s + (size_t)max; i++)
+		fprintf(out, "  | %s\n", lines[i].text);
+	if (e - s > (size_t)max)
+		fprintf(out, "  | ... (%zu more lines in the log)\n", e - s - max);
+	for (i = s; trace && i < e; i++)
+		fprintf(trace, "%s\n", lines[i].text);
+	return 0;
+}
+
+/* Forget the lines read, for the next log. */
+static void forget(void)
+{
+	while (nlines)
+		free(lines[--nlines].text);
+}
+
+#ifndef HOST_TOOL_NO_MAIN
+int main(int argc, char **argv)
+{
 	const char *trace = NULL;
+	FILE *f, *t = NULL;
 	long max = 80;
-	int found = 0, opt;
-	FILE *f;
+	int opt, rc;
 
 	while ((opt = getopt(argc, argv, "n:t:h")) != -1) {
 		switch (opt) {
@@ -219,44 +264,19 @@ int main(int argc, char **argv)
 	}
 	read_log(f);
 	fclose(f);
-
-	/* Every distinct class, in the order of first appearance. */
-	for (i = 0; i < nlines; i++) {
-		if (!lines[i].class)
-			continue;
-		if (!found) {
-			first = i;
-			found = 1;
-		}
-		for (j = 0; j < nclasses; j++)
-			if (!strcmp(classes[j], lines[i].class))
-				break;
-		if (j == nclasses && nclasses < MAX_CLASSES)
-			classes[nclasses++] = lines[i].class;
-	}
-	if (!found)
-		return 1;
-
-	s = splat_start(first);
-	e = splat_end(s);
-	printf("class: %s\nclasses:", lines[first].class);
-	for (j = 0; j < nclasses; j++)
-		printf("%s %s", j ? "," : "", classes[j]);
-	printf("\nlines: %zu-%zu\n", s + 1, e);
-	for (i = s; i < e && i < s + (size_t)max; i++)
-		printf("  | %s\n", lines[i].text);
-	if (e - s > (size_t)max)
-		printf("  | ... (%zu more lines in the log)\n", e - s - max);
-
-	if (trace) {
-		f = fopen(trace, "w");
-		if (!f) {
+	if (trace && nlines) {
+		t = fopen(trace, "w");
+		if (!t) {
 			perror(trace);
 			return 2;
 		}
-		for (i = s; i < e; i++)
-			fprintf(f, "%s\n", lines[i].text);
-		fclose(f);
 	}
-	return 0;
+	rc = report(stdout, t, max);
+	if (t && fclose(t)) {
+		perror(trace);
+		return 2;
+	}
+	forget();
+	return rc;
 }
+#endif /* HOST_TOOL_NO_MAIN */
