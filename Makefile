@@ -366,7 +366,9 @@ beside = $(if $(3),log=$(BUILD)/logs/$(3).log; mkdir -p $(BUILD)/logs; \
 # SANDBOX_LIST_TESTS=FILE nothing runs and nothing is built: each test
 # appends its ID to FILE instead (tests/host/test_shards.sh compares the
 # shards with make check, test by test, through the same recipes).
-run_test = $(if $(SANDBOX_LIST_TESTS),echo '$(strip $(1))' >>'$(SANDBOX_LIST_TESTS)',$(2))
+run_test = $(if $(SANDBOX_LIST_TESTS),echo '$(strip $(1))$(run_test_mode)' >>'$(SANDBOX_LIST_TESTS)',$(2))
+# Host tools built with the sanitizers make the same scripts other tests.
+run_test_mode = $(if $(filter 1,$(SANDBOX_SANITIZE)), [SANDBOX_SANITIZE=1])
 # $(call host_test,SCRIPT[,ENV]): a host test script, run with ENV (and
 # named by it: the same script on another kernel is another test).
 host_test = $(call run_test,$(patsubst $(TOP)/%,%,$(1))$(if $(2), [$(strip $(2))]),$(if $(2),$(2) )$(1))
@@ -532,13 +534,14 @@ endif
 # shards of CHECK_SHARDS run every test of make check once
 # (tests/host/test_shards.sh compares their tests with make check's);
 # EXTRA_SHARDS run what make check leaves out for its minutes: the real
-# cache and compile servers (docs/past-one-machine.md).
+# cache and compile servers, and the host tests on sanitized host tools
+# (docs/past-one-machine.md).
 #
 # shard_NAME: its goals, in order; shard_NAME_kernels: the kernels it
 # builds; shard_NAME_time: its wall time alone from a fresh clone with a
 # warm ccache, measured (docs/past-one-machine.md says how).
 CHECK_SHARDS := host gdb guest ab upstream lint quick-build
-EXTRA_SHARDS := remote-cache distcc
+EXTRA_SHARDS := remote-cache distcc sanitize
 
 shard_host := check-host
 shard_host_kernels := patched
@@ -555,6 +558,9 @@ shard_quick-build_kernels := base
 shard_remote-cache := check-remote-cache
 shard_remote-cache_kernels := patched + mm/ fs/ of two clones
 shard_distcc := check-distcc
+# The host tests again, on host tools built with ASan and UBSan.
+shard_sanitize := check-host SANDBOX_SANITIZE=1
+shard_sanitize_kernels := patched
 shard_distcc_kernels := patched + mm/ fs/ of one clone
 
 # A host test of check-host named here gets a shard of its own, named
