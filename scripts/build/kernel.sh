@@ -42,7 +42,11 @@ Environment:
   SANDBOX_KALLSYMS_REUSE=0  a quick relink runs every kallsyms step, as
                    kbuild does (tests/host/test_quick_build.sh compares)
   SANDBOX_LD=ld    link with binutils' ld instead of ld.lld (default ld.lld)
-  JOBS     parallel jobs (default: number of CPUs)
+  JOBS     parallel jobs (default: number of CPUs; with DISTCC_HOSTS, distcc -j)
+  CCACHE_REMOTE_STORAGE  ccache's own: a team's cache (redis://host, http://host;
+                   '|read-only' to read only); a failed request is one line
+  DISTCC_HOSTS     distcc's own: compile on these hosts, behind ccache
+                   (CCACHE_PREFIX=distcc); a fallback to this machine is one line
 
 Exit codes: 0 ok, $E_USAGE usage, $E_CONFIG configuration, $E_BUILD build failed
 EOF
@@ -52,7 +56,20 @@ EOF
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly SRC="${SRC:-$TOP/linux}"
 readonly KDIR="${KDIR:-$BUILD/kernel/patched}"
-[[ -n "${JOBS:-}" ]] || { cpu_count; JOBS="$REPLY"; }
+# Distributed compiles: distcc's own DISTCC_HOSTS names the hosts and their
+# slots ('host:port/slots'); the job count follows them (distcc -j).
+DISTCC=
+if [[ -n "${DISTCC_HOSTS:-}" ]] && on_path distcc; then
+	DISTCC="$REPLY"
+fi
+readonly DISTCC
+JOBS="${JOBS:-}"
+if [[ -z "$JOBS" ]]; then
+	if [[ -n "$DISTCC" ]]; then
+		JOBS="$("$DISTCC" -j 2>/dev/null)" || JOBS=
+	fi
+	[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { cpu_count; JOBS="$REPLY"; }
+fi
 readonly JOBS
 readonly STAMP="$KDIR/.sandbox-built"
 readonly KLD="${SANDBOX_LD:-ld.lld}"
@@ -100,8 +117,11 @@ kbuild_setup() {
 	if [[ -n "$REPLY" ]]; then
 		kargs+=("KCFLAGS=${KCFLAGS:+$KCFLAGS }$REPLY" "KAFLAGS=${KAFLAGS:+$KAFLAGS }$REPLY")
 	fi
+	distcc_setup
 	if command -v ccache >/dev/null 2>&1; then
 		kargs+=(CC="ccache gcc")
+		# distcc behind ccache: only a miss is sent to a host.
+		[[ -z "$DISTCC" ]] || export CCACHE_PREFIX="$DISTCC"
 		# Absolute paths in the compile lines hash relative to the
 		# build directory: the checkout's top covers the tree and the
 		# build directory both (a tree elsewhere: its parent).
@@ -121,7 +141,32 @@ kbuild_setup() {
 		# comes from the compiler's -MMD file (~0.3 of mremap.c's
 		# 1.3 s).  A comment-only edit now misses too.
 		export CCACHE_DEPEND="${CCACHE_DEPEND:-1}"
+	elif [[ -n "$DISTCC" ]]; then
+		kargs+=(CC="$DISTCC gcc")
 	fi
+}
+
+# distcc_setup: with DISTCC_HOSTS, distcc's messages go to a log of the
+# build (DISTCC_LOG) instead of one warning per compile on the terminal:
+# distcc_report sums them up in one line.  Only compiles travel: kbuild
+# links with $LD and builds its host programs with HOSTCC, both local;
+# UML's final link through CC is one distcc runs here itself.  distcc
+# (not its pump mode) preprocesses here and sends the result, so a header
+# kbuild rewrites during the build is read here, in kbuild's order.
+distcc_setup() {
+	[[ -n "$DISTCC" ]] || return 0
+	export DISTCC_LOG="$KDIR/.sandbox-distcc.log"
+}
+
+# distcc_report: one line when compiles fell back to this machine (a host
+# refused, died or timed out: distcc compiles here then, and backs off
+# from that host for a while).
+distcc_report() {
+	[[ -n "$DISTCC" && -s "$KDIR/.sandbox-distcc.log" ]] || return 0
+	local n
+	n="$(grep -c 'failed to distribute' "$KDIR/.sandbox-distcc.log" || true)"
+	[[ "$n" -gt 0 ]] || return 0
+	echo "  DISTCC  $n compile(s) ran here instead: a host of DISTCC_HOSTS refused or died (${KDIR#"$TOP"/}/.sandbox-distcc.log)"
 }
 
 # stamp_lines COMMAND...: COMMAND's output, each line with its time (the
@@ -553,6 +598,7 @@ remote_watch() {
 }
 
 remote_report() {
+	distcc_report
 	[[ -n "${remote_before:-}" ]] || return 0
 	remote_errors
 	[[ "$REPLY" -gt "$remote_before" ]] || return 0
@@ -597,6 +643,7 @@ cmd_build() {
 	fi
 	local remote_before remote_url
 	remote_watch
+	[[ -z "$DISTCC" ]] || : >"$KDIR/.sandbox-distcc.log"
 	if quick_plan "$plan"; then
 		local -a entries
 		mapfile -d '' -t entries <"$plan"
@@ -660,6 +707,7 @@ main() {
 		hold_lock "$KDIR"
 		local remote_before remote_url
 		remote_watch
+		[[ -z "$DISTCC" ]] || : >"$KDIR/.sandbox-distcc.log"
 		kmake "$@" || { remote_report; exit "$E_BUILD"; }
 		remote_report
 		;;
