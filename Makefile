@@ -120,7 +120,9 @@ UPTODATE_OFF := $(LINUX_SRC)$(FRAGMENTS)
 
 PHONY += all
 all:
-ifeq ($(UPTODATE_OFF),)
+ifneq ($(SANDBOX_LIST_TESTS),)
+	@:
+else ifeq ($(UPTODATE_OFF),)
 	$(Q)$(BUILD)/host/stale $(if $(filter 1,$(KBUILD_VERBOSE)),-v) $(STALE_WALK) $(UPTODATE) 2>/dev/null; \
 	[ $$? -eq 1 ] || { $(PREFLIGHT_DUE) mkdir -p $(BUILD) && $(BUILD_LOCKED) $(MAKE) build-all; }
 else
@@ -332,7 +334,10 @@ endif
 # which the first three boot or build from, so it comes after them.  What
 # runs beside goes to a log, shown whole when the other one ends.
 PHONY += check check-host check-guest check-ab
-ifeq ($(T),)
+ifneq ($(SHARD),)
+check:
+	$(Q)$(call run_shard)
+else ifeq ($(T),)
 ifeq ($(KERNEL),patched)
 check: all
 	$(Q)export SANDBOX_CHECK_ALL=1; $(call beside,check-host,check-ab check-upstream lint,check-suites)
@@ -357,19 +362,26 @@ beside = $(if $(3),log=$(BUILD)/logs/$(3).log; mkdir -p $(BUILD)/logs; \
 	$(MAKE) $(1); rc=$$?; \
 	wait $$bg || rc=$$?; $(if $(3),cat $$log;) exit $$rc
 
+# $(call run_test,ID,COMMAND): one test of make check, named ID.  With
+# SANDBOX_LIST_TESTS=FILE nothing runs and nothing is built: each test
+# appends its ID to FILE instead (tests/host/test_shards.sh compares the
+# shards with make check, test by test, through the same recipes).
+run_test = $(if $(SANDBOX_LIST_TESTS),echo '$(strip $(1))$(run_test_mode)' >>'$(SANDBOX_LIST_TESTS)',$(2))
+# Host tools built with the sanitizers make the same scripts other tests.
+run_test_mode = $(if $(filter 1,$(SANDBOX_SANITIZE)), [SANDBOX_SANITIZE=1])
+# $(call host_test,SCRIPT[,ENV]): a host test script, run with ENV (and
+# named by it: the same script on another kernel is another test).
+host_test = $(call run_test,$(patsubst $(TOP)/%,%,$(1))$(if $(2), [$(strip $(2))]),$(if $(2),$(2) )$(1))
+
+# The host tests of check-host, in order; the fragments' HOST_TESTS_EXTRA
+# after them.  SHARD_SKIP: those a shard of their own runs (see SHARDS).
+HOST_TESTS = $(addprefix $(TOP)/tests/host/,test_preflight.sh test_linux_tree.sh \
+	test_coverage_report.sh run.sh test_gdb.sh test_confine.sh test_readonly_root.sh \
+	test_init.sh faults.sh bad_input.sh test_shards.sh) $(HOST_TESTS_EXTRA)
+
 check-host: all
-	$(Q)$(PREFLIGHT) check
-	$(Q)$(TOP)/tests/host/test_preflight.sh
-	$(Q)$(TOP)/tests/host/test_linux_tree.sh
-	$(Q)$(TOP)/tests/host/test_coverage_report.sh
-	$(Q)$(TOP)/tests/host/run.sh
-	$(Q)$(TOP)/tests/host/test_gdb.sh
-	$(Q)$(TOP)/tests/host/test_confine.sh
-	$(Q)$(TOP)/tests/host/test_readonly_root.sh
-	$(Q)$(TOP)/tests/host/test_init.sh
-	$(Q)$(TOP)/tests/host/faults.sh
-	$(Q)$(TOP)/tests/host/bad_input.sh
-	$(Q)$(foreach t,$(HOST_TESTS_EXTRA),$(t) &&) true
+	$(Q)$(call run_test,preflight check,$(PREFLIGHT) check)
+	$(Q)$(foreach t,$(filter-out $(SHARD_SKIP),$(HOST_TESTS)),$(call host_test,$(t)) &&) true
 
 # Hardening tests too slow for make check (a guest per case): one script
 # per concern in tests/host/, each printing KTAP.  All of them run, even
@@ -383,14 +395,14 @@ check-hard: all
 	$(Q)rc=0; for t in $(HARD_TESTS); do $$t || rc=1; done; exit $$rc
 
 check-guest: all
-	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --test '$(T)'
+	$(Q)$(call run_test,guest $(KERNEL) T=$(T),$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --test '$(T)')
 
 # The headline A/B check: the series/* tests on the kernel without the
 # series.  They must fail there (XFAIL), the exec stack warning included,
 # or they would not prove anything by passing on the patched kernel.
 check-ab:
 	$(Q)$(MAKE) check-guest KERNEL=base T=series/
-	$(Q)$(TOP)/tests/host/test_fuzz.sh
+	$(Q)$(call host_test,$(TOP)/tests/host/test_fuzz.sh)
 
 # The quick rebuild (scripts/build/kernel.sh) against kbuild itself: edits in the
 # base worktree are rebuilt the quick way, then kbuild must find nothing
@@ -398,7 +410,7 @@ check-ab:
 PHONY += check-quick-build
 check-quick-build:
 	$(Q)$(MAKE) all KERNEL=base
-	$(Q)$(TOP)/tests/host/test_quick_build.sh
+	$(Q)$(call host_test,$(TOP)/tests/host/test_quick_build.sh)
 
 # Upstream as the oracle: the whole suite on Debian's 6.12 (it has the
 # series, so series/* must pass there), each ported sandbox patch at work
@@ -411,14 +423,14 @@ check-quick-build:
 PHONY += check-upstream
 check-upstream:
 	$(Q)$(MAKE) check-guest KERNEL=upstream
-	$(Q)$(TOP)/tests/host/test_upstream.sh
-	$(Q)KERNEL=upstream $(TOP)/tests/host/test_gdb.sh
-	$(Q)KERNEL_A=patched KERNEL_B=upstream FUZZ_COUNTERS=equal \
-		$(TOP)/tests/host/test_fuzz.sh 'clean\|digests\|counters'
+	$(Q)$(call host_test,$(TOP)/tests/host/test_upstream.sh)
+	$(Q)$(call host_test,$(TOP)/tests/host/test_gdb.sh,KERNEL=upstream)
+	$(Q)$(call run_test,tests/host/test_fuzz.sh [patched upstream],KERNEL_A=patched \
+		KERNEL_B=upstream FUZZ_COUNTERS=equal $(TOP)/tests/host/test_fuzz.sh 'clean\|digests\|counters')
 	$(Q)$(MAKE) all KERNEL=base
 	$(Q)$(if $(SANDBOX_CHECK_ALL),,$(MAKE) check-guest KERNEL=patched T=upstream/)
 	$(Q)$(MAKE) check-guest KERNEL=base T=upstream/
-	$(Q)$(TOP)/scripts/report/compare.sh
+	$(Q)$(call run_test,scripts/report/compare.sh,$(TOP)/scripts/report/compare.sh)
 
 # Base and patched side by side: the same suite on both kernels; then
 # the page-table work per scenario, upstream's beside them.
@@ -454,17 +466,40 @@ coverage:
 	$(Q)$(PREFLIGHT) coverage
 	$(Q)$(TOP)/scripts/report/coverage.sh --kernel $(KERNEL)
 
-# The mremap fuzzer, long: SEED= the first seed, N= seeds, OPS= per seed.
+# The mremap fuzzer, long: SEED= the first seed, N= seeds, OPS= per seed;
+# SHARD=k/N runs the k-th of N equal parts of those seeds (a CI job each).
 PHONY += fuzz
-fuzz: all
-	$(Q)$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --timeout 3600 -- \
-		/tests/sandbox/mremap_fuzz --seed $(or $(SEED),1) --seeds $(or $(N),100) --ops $(or $(OPS),400)
+fuzz: shard-check all
+	$(Q)$(call shard_of,$(or $(SEED),1),$(or $(N),100)) \
+	if [ "$$count" -eq 0 ]; then echo "  FUZZ    SHARD=$(SHARD): no seeds in this part"; exit 0; fi; \
+	$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --timeout 3600 -- \
+		/tests/sandbox/mremap_fuzz --seed "$$first" --seeds "$$count" --ops $(or $(OPS),400)
 
 # Deliberately broken variants of the series: the suite must catch each.
-# Slow (a kernel per mutant), so not part of make check.
+# Slow (a kernel per mutant), so not part of make check.  SHARD=k/N: the
+# k-th of N parts of them (scripts/dev/mutants.sh splits them).
 PHONY += mutants
-mutants: source
-	$(Q)$(TOP)/scripts/dev/mutants.sh $(M)
+mutants: shard-check source
+	$(Q)SHARD='$(SHARD)' $(TOP)/scripts/dev/mutants.sh $(M)
+
+# $(call shard_of,FIRST,COUNT): SHARD=k/N checked (a usage error, 64,
+# for anything but whole numbers 1 <= k <= N), then in the shell's first
+# and count the k-th of N parts of COUNT items numbered from FIRST (all of
+# them without SHARD).  The parts differ by one item at most.
+shard_of = first=$(1); count=$(2); $(if $(SHARD),set -- $(subst /, ,$(subst ',,$(SHARD))); \
+	case "$(words $(subst /, ,$(SHARD))):$$1:$$2" in (2:[1-9]*:[1-9]*) ;; (*) set -- 0 0 ;; esac; \
+	case "$$1$$2" in (*[!0-9]*) set -- 0 0 ;; esac; \
+	if [ "$$1" -lt 1 ] || [ "$$1" -gt "$$2" ]; then \
+		echo "make: error: SHARD='$(subst ',,$(SHARD))' is not a part k/N with 1 <= k <= N" >&2; \
+		echo "  give e.g. SHARD=2/4 (the second of four parts); make check takes a shard's name (make check-shards)" >&2; \
+		exit 64; fi; \
+	first=$$(($(1) + ($(2)) * ($$1 - 1) / $$2)); \
+	count=$$((($(2)) * $$1 / $$2 - ($(2)) * ($$1 - 1) / $$2));)
+
+# A bad SHARD=k/N fails before anything is built.
+PHONY += shard-check
+shard-check:
+	$(Q)$(call shard_of,1,1) true
 
 # What a reviewer runs: W=1 and sparse on the series' files (only what it
 # adds over base), checkpatch on every patch, shellcheck, -Werror on our C,
@@ -472,9 +507,9 @@ mutants: source
 PHONY += lint
 lint: all
 	$(Q)$(MAKE) all KERNEL=base
-	$(Q)$(PREFLIGHT) lint
-	$(Q)$(TOP)/scripts/dev/lint.sh
-	$(Q)$(TOP)/tests/host/test_lint.sh
+	$(Q)$(call run_test,preflight lint,$(PREFLIGHT) lint)
+	$(Q)$(call run_test,scripts/dev/lint.sh,$(TOP)/scripts/dev/lint.sh)
+	$(Q)$(call host_test,$(TOP)/tests/host/test_lint.sh)
 
 # Every prefix of the series builds, its selftests compile, checkpatch passes.
 PHONY += check-series
@@ -487,6 +522,88 @@ check-series: source
 HOST_TESTS_EXTRA :=
 include $(TOP)/scripts/dev/mutate.mk
 include $(TOP)/tests/fuzz/fuzz.mk
+
+# make mutate (scripts/dev/mutate.mk) takes SHARD=k/N too: checked first.
+ifneq ($(filter mutate,$(PHONY)),)
+mutate: shard-check
+endif
+
+# --- make check as shards ------------------------------------------------------
+# Each shard runs alone, on a fresh machine (a CI job: .github/workflows/
+# check.yml) as here, and builds only the kernels it boots.  Together the
+# shards of CHECK_SHARDS run every test of make check once
+# (tests/host/test_shards.sh compares their tests with make check's);
+# EXTRA_SHARDS run what make check leaves out for its minutes: the real
+# cache and compile servers, and the host tests on sanitized host tools
+# (docs/past-one-machine.md).
+#
+# shard_NAME: its goals, in order; shard_NAME_kernels: the kernels it
+# builds; shard_NAME_time: its wall time alone from a fresh clone with a
+# warm ccache, measured (docs/past-one-machine.md says how).
+CHECK_SHARDS := host gdb guest ab upstream lint quick-build
+EXTRA_SHARDS := remote-cache distcc sanitize
+
+shard_host := check-host
+shard_host_kernels := patched
+shard_guest := check-guest
+shard_guest_kernels := patched
+shard_ab := check-ab
+shard_ab_kernels := base patched
+shard_upstream := check-upstream
+shard_upstream_kernels := upstream patched base
+shard_lint := lint
+shard_lint_kernels := patched base
+shard_quick-build := check-quick-build
+shard_quick-build_kernels := base
+shard_remote-cache := check-remote-cache
+shard_remote-cache_kernels := patched + mm/ fs/ of two clones
+shard_distcc := check-distcc
+# The host tests again, on host tools built with ASan and UBSan.
+shard_sanitize := check-host SANDBOX_SANITIZE=1
+shard_sanitize_kernels := patched
+shard_distcc_kernels := patched + mm/ fs/ of one clone
+
+# A host test of check-host named here gets a shard of its own, named
+# after it (tests/host/test_gdb.sh: gdb), and the host shard leaves it
+# out: a fragment adds one with SHARD_OWN_TESTS += $(TOP)/tests/host/SCRIPT
+# (and the workflow's matrix the name).
+SHARD_OWN_TESTS += $(TOP)/tests/host/test_gdb.sh
+shard_own_name = $(patsubst test_%,%,$(basename $(notdir $(1))))
+$(foreach t,$(SHARD_OWN_TESTS),$(eval shard_$(call shard_own_name,$(t)) := check-host-only HOST_ONLY=$(t)) \
+	$(eval shard_$(call shard_own_name,$(t))_kernels ?= patched))
+
+SHARDS = $(CHECK_SHARDS) $(EXTRA_SHARDS)
+
+# Only the host tests named by HOST_ONLY (a shard of their own).
+PHONY += check-host-only
+check-host-only: all
+	$(Q)$(foreach t,$(HOST_ONLY),$(call host_test,$(t)) &&) true
+
+# The real servers, each started by its test as this user, on loopback.
+PHONY += check-remote-cache check-distcc
+check-remote-cache: all
+	$(Q)$(call host_test,$(TOP)/tests/host/test_remote_cache.sh)
+check-distcc: all
+	$(Q)$(call host_test,$(TOP)/tests/host/test_distcc.sh)
+
+# make check SHARD=name: one shard, as make check runs its part (the
+# guest suite on patched covers upstream/ there: SANDBOX_CHECK_ALL).  An
+# unknown name is a usage error (64) that lists the shards.
+shard_known = $(and $(filter 1,$(words $(SHARD))),$(filter $(SHARD),$(SHARDS)))
+run_shard = $(if $(T),echo "make: error: SHARD and T exclude each other: T= is the loop and SHARD= a part of make check" >&2; exit 64;) \
+	$(if $(filter-out patched,$(KERNEL)),echo "make: error: make check SHARD= runs the shards of make check on its own kernels: drop KERNEL=$(KERNEL)" >&2; exit 64;) \
+	$(if $(shard_known), \
+		echo "  SHARD   $(SHARD): $(shard_$(SHARD))"; \
+		export SANDBOX_CHECK_ALL=1; $(MAKE) SHARD= SHARD_SKIP='$(SHARD_OWN_TESTS)' $(shard_$(SHARD)), \
+		{ echo "make: error: SHARD='$(subst ',,$(SHARD))' is not a shard of make check; the shards are:"; \
+		  $(MAKE) -s check-shards SHARD=; } >&2; exit 64)
+
+# The shards: name, the kernels each builds, its measured time.
+PHONY += check-shards
+check-shards:
+	@printf '%-14s %-32s %s\n' shard kernels 'time (alone, fresh clone, warm ccache)'
+	@$(foreach s,$(SHARDS),printf '%-14s %-32s %s\n' '$(s)' '$(shard_$(s)_kernels)' \
+		'$(or $(shard_$(s)_time),not measured)$(if $(filter $(s),$(EXTRA_SHARDS)), (not in plain make check))';)
 
 # --- clean ---------------------------------------------------------------------
 PHONY += clean distclean

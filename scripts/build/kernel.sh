@@ -42,7 +42,11 @@ Environment:
   SANDBOX_KALLSYMS_REUSE=0  a quick relink runs every kallsyms step, as
                    kbuild does (tests/host/test_quick_build.sh compares)
   SANDBOX_LD=ld    link with binutils' ld instead of ld.lld (default ld.lld)
-  JOBS     parallel jobs (default: number of CPUs)
+  JOBS     parallel jobs (default: number of CPUs; with DISTCC_HOSTS, distcc -j)
+  CCACHE_REMOTE_STORAGE  ccache's own: a team's cache (redis://host, http://host;
+                   '|read-only' to read only); a failed request is one line
+  DISTCC_HOSTS     distcc's own: compile on these hosts, behind ccache
+                   (CCACHE_PREFIX=distcc); a fallback to this machine is one line
 
 Exit codes: 0 ok, $E_USAGE usage, $E_CONFIG configuration, $E_BUILD build failed
 EOF
@@ -52,12 +56,52 @@ EOF
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly SRC="${SRC:-$TOP/linux}"
 readonly KDIR="${KDIR:-$BUILD/kernel/patched}"
-[[ -n "${JOBS:-}" ]] || { cpu_count; JOBS="$REPLY"; }
+# Distributed compiles: distcc's own DISTCC_HOSTS names the hosts and their
+# slots ('host:port/slots'); the job count follows them (distcc -j).
+DISTCC=
+if [[ -n "${DISTCC_HOSTS:-}" ]] && on_path distcc; then
+	DISTCC="$REPLY"
+fi
+readonly DISTCC
+JOBS="${JOBS:-}"
+if [[ -z "$JOBS" ]]; then
+	if [[ -n "$DISTCC" ]]; then
+		JOBS="$("$DISTCC" -j 2>/dev/null)" || JOBS=
+	fi
+	[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { cpu_count; JOBS="$REPLY"; }
+fi
 readonly JOBS
 readonly STAMP="$KDIR/.sandbox-built"
 readonly KLD="${SANDBOX_LD:-ld.lld}"
 # The linker of the last good build: another SANDBOX_LD rebuilds.
 readonly LD_STAMP="$KDIR/.sandbox-ld"
+
+# debug_prefix_maps: in REPLY, the compiler options that make every path
+# the objects record relative to the checkout (empty when the source or
+# the build directory is outside it: then they hold absolute paths, right
+# but shared with no other path).  Every checkout with the same layout gets
+# the same objects, so ccache (local or remote: CCACHE_REMOTE_STORAGE) can
+# give one clone's object to another, on this machine or elsewhere:
+#   DW_AT_comp_dir  build/kernel/patched     (the checkout's top mapped to "")
+#   DW_AT_name      ../../../linux/mm/mremap.c  (the tree, relative to it)
+#   line table      ../../../linux/include, ./include/generated, /usr/...
+#   __FILE__        mm/mremap.c              (kbuild's -fmacro-prefix-map)
+# GDB started in the checkout's top (make gdb) joins the two and opens this
+# checkout's own file; elsewhere 'directory TOP' does the same.  gcc tries
+# the last map first, ccache the first (it hashes the build directory as
+# mapped: build/kernel/patched), so the tree's own map comes last.
+debug_prefix_maps() {
+	REPLY=
+	[[ "$SRC/" == "$TOP"/* && "$KDIR/" == "$TOP"/* ]] || return 0
+	# The tree seen from the build directory, as ccache's base_dir
+	# rewrites it for its hash: ../../../linux, ../../src/base.
+	local up="${KDIR#"$TOP"/}" rel=
+	while [[ -n "$up" ]]; do
+		rel+=../
+		[[ "$up" == */* ]] && up="${up#*/}" || up=
+	done
+	REPLY="-fdebug-prefix-map=$TOP/= -fdebug-prefix-map=$SRC/=$rel${SRC#"$TOP"/}/"
+}
 
 # The environment and command-line variables of every kbuild run.
 kbuild_setup() {
@@ -67,17 +111,62 @@ kbuild_setup() {
 	kargs=(ARCH=um LD="$KLD")
 	# Reproducible and host-neutral: no user or host name in the binary.
 	export KBUILD_BUILD_USER=sandbox KBUILD_BUILD_HOST=uml
+	# The same objects for every checkout (see debug_prefix_maps), with
+	# or without ccache; the user's own KCFLAGS/KAFLAGS come first.
+	debug_prefix_maps
+	if [[ -n "$REPLY" ]]; then
+		kargs+=("KCFLAGS=${KCFLAGS:+$KCFLAGS }$REPLY" "KAFLAGS=${KAFLAGS:+$KAFLAGS }$REPLY")
+	fi
+	distcc_setup
 	if command -v ccache >/dev/null 2>&1; then
 		kargs+=(CC="ccache gcc")
-		# The same file in linux/ and in a worktree must hit the cache.
-		export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$SRC")}"
-		export CCACHE_NOHASHDIR=1
+		# distcc behind ccache: only a miss is sent to a host.
+		[[ -z "$DISTCC" ]] || export CCACHE_PREFIX="$DISTCC"
+		# Absolute paths in the compile lines hash relative to the
+		# build directory: the checkout's top covers the tree and the
+		# build directory both (a tree elsewhere: its parent).
+		if [[ -n "$REPLY" ]]; then
+			export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$TOP}"
+		else
+			export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$SRC")}"
+		fi
+		# ccache's hash_dir stays on: it hashes the build directory as
+		# the maps record it, so an object whose DW_AT_comp_dir would
+		# be wrong here is never a hit (CCACHE_NOHASHDIR=1 gave one
+		# clone's comp_dir to the next).
+		unset CCACHE_NOHASHDIR
+		export CCACHE_HASHDIR=1
 		# A miss (every object of a cold build, every edit) costs
 		# a compile, not a preprocessor run before it: the manifest
 		# comes from the compiler's -MMD file (~0.3 of mremap.c's
 		# 1.3 s).  A comment-only edit now misses too.
 		export CCACHE_DEPEND="${CCACHE_DEPEND:-1}"
+	elif [[ -n "$DISTCC" ]]; then
+		kargs+=(CC="$DISTCC gcc")
 	fi
+}
+
+# distcc_setup: with DISTCC_HOSTS, distcc's messages go to a log of the
+# build (DISTCC_LOG) instead of one warning per compile on the terminal:
+# distcc_report sums them up in one line.  Only compiles travel: kbuild
+# links with $LD and builds its host programs with HOSTCC, both local;
+# UML's final link through CC is one distcc runs here itself.  distcc
+# (not its pump mode) preprocesses here and sends the result, so a header
+# kbuild rewrites during the build is read here, in kbuild's order.
+distcc_setup() {
+	[[ -n "$DISTCC" ]] || return 0
+	export DISTCC_LOG="$KDIR/.sandbox-distcc.log"
+}
+
+# distcc_report: one line when compiles fell back to this machine (a host
+# refused, died or timed out: distcc compiles here then, and backs off
+# from that host for a while).
+distcc_report() {
+	[[ -n "$DISTCC" && -s "$KDIR/.sandbox-distcc.log" ]] || return 0
+	local n
+	n="$(grep -c 'failed to distribute' "$KDIR/.sandbox-distcc.log" || true)"
+	[[ "$n" -gt 0 ]] || return 0
+	echo "  DISTCC  $n compile(s) ran here instead: a host of DISTCC_HOSTS refused or died (${KDIR#"$TOP"/}/.sandbox-distcc.log)"
 }
 
 # stamp_lines COMMAND...: COMMAND's output, each line with its time (the
@@ -478,6 +567,47 @@ quick_build() {
 	[[ -z "${SANDBOX_BUILD_LOG:-}" ]] || echo '  LINK linux'
 }
 
+# --- a team's cache: ccache's remote storage ----------------------------------
+# ccache's own setting names it (CCACHE_REMOTE_STORAGE, or remote_storage in
+# ccache.conf; '|read-only' for contributors).  A server that is down, slow
+# or full costs ccache a failed request, never a build: it compiles
+# locally and counts the failure.  remote_errors reads those counts (in
+# REPLY), remote_report says so in one line after the build.
+remote_errors() {
+	REPLY=0
+	local key value
+	while read -r key value; do
+		case "$key" in
+		remote_storage_error | remote_storage_timeout) REPLY=$((REPLY + value)) ;;
+		esac
+	done < <(ccache --print-stats 2>/dev/null)
+}
+
+# remote_watch: when ccache has a remote, its failures so far in
+# remote_before (empty: no remote, nothing to report).
+remote_watch() {
+	remote_before=
+	remote_url="${CCACHE_REMOTE_STORAGE:-}"
+	if [[ -z "$remote_url" ]]; then
+		command -v ccache >/dev/null 2>&1 || return 0
+		remote_url="$(ccache -k remote_storage 2>/dev/null)" || return 0
+		[[ -n "$remote_url" ]] || return 0
+	fi
+	remote_errors
+	remote_before="$REPLY"
+}
+
+remote_report() {
+	distcc_report
+	[[ -n "${remote_before:-}" ]] || return 0
+	remote_errors
+	[[ "$REPLY" -gt "$remote_before" ]] || return 0
+	# The URL without what may follow a user name (a password).
+	local url="${remote_url%%|*}"
+	[[ "$url" != *@* ]] || url="${url%%://*}://...@${url#*@}"
+	echo "  CCACHE  the remote cache ($url) failed $((REPLY - remote_before)) request(s): down, slow or full; those objects were compiled here"
+}
+
 # build_failed NEXT: drop the stamp to be, and say so (exits).
 build_failed() {
 	rm -f "$1"
@@ -511,6 +641,9 @@ cmd_build() {
 		[[ "${KBUILD_VERBOSE:-0}" == 1 ]] && echo "  UPTODATE ${KDIR#"$TOP"/}/linux"
 		return 0
 	fi
+	local remote_before remote_url
+	remote_watch
+	[[ -z "$DISTCC" ]] || : >"$KDIR/.sandbox-distcc.log"
 	if quick_plan "$plan"; then
 		local -a entries
 		mapfile -d '' -t entries <"$plan"
@@ -525,6 +658,7 @@ cmd_build() {
 		0)
 			mv -f "$next" "$STAMP"
 			echo "$KLD" >"$LD_STAMP"
+			remote_report
 			return 0
 			;;
 		1)
@@ -538,7 +672,8 @@ cmd_build() {
 		echo "  BUILD   ${KDIR#"$TOP"/}/linux from ${SRC#"$TOP"/}"
 		[[ "${KBUILD_VERBOSE:-0}" != 1 ]] || echo "  (not quick: $quick_why)"
 	fi
-	kmake all || build_failed "$next"
+	kmake all || { remote_report; build_failed "$next"; }
+	remote_report
 	record_kbuild_env || echo "  (could not record kbuild's environment: next build is a full one)"
 	mv -f "$next" "$STAMP"
 	echo "$KLD" >"$LD_STAMP"
@@ -570,7 +705,11 @@ main() {
 	kbuild)
 		[[ $# -gt 0 ]] || usage_error "kbuild needs a target, e.g. 'kbuild all'"
 		hold_lock "$KDIR"
-		kmake "$@"
+		local remote_before remote_url
+		remote_watch
+		[[ -z "$DISTCC" ]] || : >"$KDIR/.sandbox-distcc.log"
+		kmake "$@" || { remote_report; exit "$E_BUILD"; }
+		remote_report
 		;;
 	worktree) cmd_worktree "$@" ;;
 	-h | --help) usage 0 ;;

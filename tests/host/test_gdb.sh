@@ -118,6 +118,39 @@ check_mremap() {
 
 # --- gdb-uml.sh ------------------------------------------------------------------
 
+# GDB lists move_page_tables from this checkout's own tree: the objects
+# name their files relative to the checkout (scripts/build/kernel.sh), so
+# one cached from another clone or machine is as right as one built here.
+test_source_of_move_page_tables() {
+	need_guest || return
+	local src rc=0
+	case "${KERNEL:-patched}" in
+	patched) src="$TOP/linux" ;;
+	*) src="$BUILD/src/${KERNEL}" ;;
+	esac
+	gdb_batch source 'list move_page_tables
+info source' -- true || rc=$?
+	expect_status 0 "$rc" "gdb-uml.sh --batch: list move_page_tables" || return
+	local where def n text lines=0 near=0
+	where="$(sed -n 's/^Located in //p' "$scratch/source.out")"
+	[[ -n "$where" && "$(realpath -m -- "$where")" == "$(realpath -m -- "$src/mm/mremap.c")" ]] ||
+		{ fail "GDB's source is '${where:-none}', not ${src#"$TOP"/}/mm/mremap.c"; return; }
+	def="$(grep -n '^unsigned long move_page_tables(' "$src/mm/mremap.c" | cut -d: -f1)"
+	# GDB prints the number, a tab, then the line as it is.
+	while IFS= read -r text; do
+		n="${text%%$'\t'*}"
+		text="${text#*$'\t'}"
+		[[ "$n" =~ ^[0-9]+$ ]] || continue
+		[[ "$(sed -n "${n}p" "$src/mm/mremap.c")" == "$text" ]] ||
+			{ fail "GDB's line $n is not line $n of ${src#"$TOP"/}/mm/mremap.c"; return; }
+		lines=$((lines + 1))
+		[[ $n -lt $((def - 2)) || $n -gt $((def + 20)) ]] || near=1
+	done <"$scratch/source.out"
+	[[ $lines -ge 5 && $near -eq 1 ]] ||
+		{ fail "GDB listed $lines line(s), none near move_page_tables (line $def)"; return; }
+	diag "GDB listed $lines lines of move_page_tables from ${src#"$TOP"/}/mm/mremap.c, as the file holds them"
+}
+
 # gdb-uml.sh boots with run-uml.sh's kernel arguments, but for the console
 # of the kernel's messages: compare the command line of a real run-uml.sh
 # run with a dry run of gdb-uml.sh, run ids and temp directories aside.
