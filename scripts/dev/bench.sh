@@ -447,7 +447,7 @@ unset part
 # with its interval, and the verdict.  A kernel splat fails the run.
 readonly GUEST_ROUNDS="${BENCH_GUEST_ROUNDS:-101}"
 readonly GUEST_LARGE_ROUNDS="${BENCH_GUEST_LARGE_ROUNDS:-3}"
-readonly GUEST_LARGE="${BENCH_GUEST_LARGE:-128 256}"
+readonly GUEST_LARGE="${BENCH_GUEST_LARGE-128 256}"
 readonly GUEST_SHIFT_KB="${BENCH_GUEST_SHIFT_KB:-1024}"
 readonly GUEST_METRICS="median_ns move_ns flush_ns walk_ns"
 STATS_TOOL="$BUILD/host/bench-stats"
@@ -493,12 +493,11 @@ bench_guest() {
 		done
 		printf '  boot pair %d of %d done\n' "$((i + 1))" "$boots"
 	done
-	# One sample per scenario, metric, kernel and boot; walk_ns is the
-	# kernel's time in move_page_tables() without its TLB flushes.
+	# One sample per scenario, metric, kernel and boot (walk_ns: the
+	# kernel's time in move_page_tables() without its TLB flushes).
 	awk -v metrics="$GUEST_METRICS" '
 		BEGIN { n = split(metrics, m, " ") }
 		{ delete v; for (i = 5; i < NF; i += 2) v[$i] = $(i + 1)
-		  v["walk_ns"] = v["move_ns"] - v["flush_ns"]
 		  for (j = 1; j <= n; j++) print $4, m[j], $1, $2, v[m[j]] }' \
 		"$MREMAP_TABLE" >"$OUT/mremap-samples.txt"
 	"$STATS_TOOL" "$OUT/mremap-samples.txt" >"$OUT/mremap-stats.txt"
@@ -513,8 +512,11 @@ mremap_markdown() {
 		function ci(lo, hi, f) { return lo == "-" ? "(no interval)" : sprintf("[" f " - " f "]", lo, hi) }
 		function ci_us(lo, hi) { return lo == "-" ? "(no interval)" : "[" us(lo) " - " us(hi) "]" }
 		function say(v) {
-			return v == "faster" ? "**faster** with the series" : v == "slower" ? "**slower** with the series" :
-			       v == "no-difference" ? "no significant difference" : v == "too-few-pairs" ? "too few pairs" : v
+			if (v == "faster") return "**faster** with the series"
+			if (v == "slower") return "**slower** with the series"
+			if (v == "no-difference") return "no significant difference"
+			if (v == "too-few-pairs") return "too few pairs"
+			return v
 		}
 		FNR == 1 { file++ }
 		file == 1 {
