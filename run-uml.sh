@@ -58,6 +58,8 @@ Options:
       --test [PAT]   run the guest test suite (tests whose name matches PAT)
       --results DIR  where --test writes <kernel>.{ktap,json,xml}
                      (default: build/results)
+      --test-list F  --test runs the tests of F, a tests.list in the guest
+                     (e.g. /share/tests.list with --share), not the suite
       --list-tests   list the guest tests and exit
       --share DIR    mount the host directory DIR read-write at /share in the
                      guest, to pass files in and out (the only place, with
@@ -95,7 +97,9 @@ Exit codes:
   $E_NOSPACE     the disk is full     78     a host package is missing (named, with
                the command that installs it: scripts/build/preflight.sh)
   $E_SPLAT    a kernel splat in the console, its class printed: WARNING, BUG,
-               exception, panic, hung task, soft lockup, RCU stall, OOM kill
+               exception, panic, hung task, soft lockup, RCU stall, OOM kill,
+               host exhaustion (UML could not map guest memory on the host:
+               its vm.max_map_count or its memory ran out; the cause is said)
   $E_KILLED    the kernel was killed by a signal on the host (e.g. kill -9, OOM)
   $E_FLOOD    the console passed SANDBOX_LOG_LIMIT and was cut (a splat past it
                would go unseen)
@@ -118,6 +122,7 @@ mem=512M
 append=()
 test_mode=0
 test_pattern=
+test_list=
 list_tests=0
 allow_splat=0
 build=1
@@ -147,6 +152,7 @@ parse_args() {
 		--test=*) test_mode=1; test_pattern="${1#--test=}"; shift ;;
 		--list-tests) list_tests=1; shift ;;
 		--results) need_value "$1" $#; results_dir="$2"; shift 2 ;;
+		--test-list) need_value "$1" $#; test_list="$2"; shift 2 ;;
 		--share) need_value "$1" $#; share="$2"; shift 2 ;;
 		--allow-splat) allow_splat=1; shift ;;
 		--no-build) build=0; shift ;;
@@ -176,6 +182,11 @@ parse_args() {
 		[[ "$share" != *,* ]] ||
 			usage_error "--share: a comma in '$share' would end the kernel parameter"
 	fi
+	if [[ -n "$test_list" && $test_mode -eq 0 && $list_tests -eq 0 ]]; then
+		usage_error "--test-list goes with --test or --list-tests"
+	fi
+	[[ -z "$test_list" || "$test_list" == /* ]] ||
+		usage_error "--test-list takes the list's path in the guest (absolute), not '$test_list'"
 	if [[ $test_mode -eq 1 && ${#cmd[@]} -gt 0 ]]; then
 		usage_error "--test and a command exclude each other"
 	fi
@@ -228,7 +239,7 @@ exec_gdb() {
 		opts+=(--append "$a")
 	done
 	if [[ $test_mode -eq 1 ]]; then
-		cmd=(/tests/run_tests ${test_pattern:+"$test_pattern"})
+		cmd=(/tests/run_tests ${test_list:+-L "$test_list"} ${test_pattern:+"$test_pattern"})
 	fi
 	if [[ ${#cmd[@]} -gt 0 ]]; then
 		opts+=(-- "${cmd[@]}")
@@ -333,16 +344,27 @@ sh_quote() {
 
 # host_tool NAME: the path of host tool NAME (scripts/STAGE/NAME.c) in REPLY;
 # built here when make has not (--no-build), into a temp name first:
-# guests run in parallel.  False when it cannot be built.
+# guests run in parallel.  The command is make's own (make host-tool-cmd,
+# tests/fuzz/fuzz.mk): one set of flags builds the host tools, whoever
+# builds them (SANDBOX_SANITIZE=1 included).  False when it cannot be built.
 host_tool() {
 	local -r bin="$BUILD/host/$1"
-	local -a src=("$TOP"/scripts/*/"$1.c")
+	local -a src=("$TOP"/scripts/*/"$1.c") cc
+	local f stale=0
 	REPLY="$bin"
-	if [[ ! -x "$bin" || "${src[0]}" -nt "$bin" || "$TOP/scripts/run/splat-markers.h" -nt "$bin" ]]; then
-		mkdir -p "${bin%/*}"
-		"${HOSTCC:-cc}" -O2 -Wall -o "$bin.$$" "${src[0]}" && mv -f "$bin.$$" "$bin" ||
-			return 1
-	fi
+	[[ -x "$bin" ]] || stale=1
+	for f in "${src[0]}" "$TOP/scripts/run/splat-markers.h" "$TOP/scripts/include/host-util.h" \
+		"$BUILD/host/.cflags"; do
+		[[ ! "$f" -nt "$bin" ]] || stale=1
+	done
+	[[ $stale -eq 1 ]] || return 0
+	# KERNEL and LINUX_SRC of the environment (a kernel's path) are not
+	# make's to check here.
+	read -r -a cc < <(make -s -C "$TOP" O="$BUILD" KERNEL=patched LINUX_SRC= \
+		host-tool-cmd NAME="$1") || return 1
+	[[ ${#cc[@]} -gt 0 ]] || return 1
+	mkdir -p "${bin%/*}"
+	"${cc[@]:0:1}" "${cc[@]:1}" -o "$bin.$$" "${src[0]}" && mv -f "$bin.$$" "$bin" || return 1
 }
 
 # show_splats LOG: classify the console's kernel splats and print the first
@@ -350,15 +372,39 @@ host_tool() {
 # to $tmp/trace.  True when there is one.  Without a classifier, the
 # marker lines alone, as class "unknown": a splat is never missed.
 show_splats() {
-	local -r log="$1" markers='WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel|Kernel mode fault|blocked for more than|invoked oom-killer'
+	local -r log="$1"
 	local rc=0
 	if host_tool splat-class; then
 		"$REPLY" -t "$tmp/trace" "$log" || rc=$?
 		[[ $rc -le 1 ]] && return "$rc"
 	fi
-	grep -qE "$markers" "$log" || return 1
+	# The texts of the one list, M("text", "class") a line of it.
+	sed -n 's/^[[:space:]]*M("\([^"]*\)", .*/\1/p' "$TOP/scripts/run/splat-markers.h" \
+		>"$tmp/markers"
+	[[ -s "$tmp/markers" ]] || printf '%s\n' 'WARNING:' 'BUG:' 'Oops' 'Kernel panic' >"$tmp/markers"
+	grep -qF -f "$tmp/markers" "$log" || return 1
 	printf 'class: unknown\nclasses: unknown\n'
-	grep -E "$markers" "$log" | head -n 40 | sed 's/^/  | /'
+	grep -F -f "$tmp/markers" "$log" | head -n 40 | sed 's/^/  | /'
+}
+
+# explain_host_exhaustion: UML could not map guest memory on the host (the
+# class host exhaustion): say the likely causes, with the host's figures.
+explain_host_exhaustion() {
+	local max=0 avail=0
+	read -r max 2>/dev/null </proc/sys/vm/max_map_count || true
+	avail="$(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo 2>/dev/null)" || true
+	[[ "$max" =~ ^[0-9]+$ ]] || max=0
+	[[ "$avail" =~ ^[0-9]+$ ]] || avail=0
+	printf '%s: cause: UML could not map guest memory on the host: the guest process it was for\n' \
+		"$SELF" >&2
+	printf '  is killed, or runs on with pages it cannot reach (6.1 says killing, and does not always)\n' >&2
+	printf '  each run of guest pages with one protection is a host mapping of its own;\n' >&2
+	printf '  likely: the host'"'"'s vm.max_map_count (%s here) was reached: raise it, as root:\n' \
+		"$max" >&2
+	printf '    sysctl -w vm.max_map_count=%s   (persist it in /etc/sysctl.d/)\n' \
+		"$((max > 0 ? max * 4 : 262144))" >&2
+	printf '  or the host'"'"'s memory ran out (MemAvailable: %s MB now): free some, or use a smaller --mem\n' \
+		"$((avail / 1024))" >&2
 }
 
 # Print the splat's call trace decoded to file:line by the tree's
@@ -419,10 +465,14 @@ read_results() {
 
 # In --test mode the guest runner attributes each splat to a test; splats
 # of series/* tests on the base kernel are expected (XFAIL).  True when the
-# suite completed and counted no other.
+# suite ran on the base kernel, completed and counted no other.  On any
+# other kernel no splat is expected: one the runner did not see (printed
+# after its last test, or between two) fails the run all the same.
 splats_expected() {
 	[[ $test_mode -eq 1 && -f "$tmp/guest.results.ktap" ]] &&
-		grep -qx '# unexpected kernel splats: 0' "$tmp/guest.results.ktap"
+		grep -qx '# unexpected kernel splats: 0' "$tmp/guest.results.ktap" || return 1
+	kernel_name
+	[[ "$REPLY" == base ]]
 }
 
 # Summarise the guest's KTAP on the host, write JSON and JUnit XML, and
@@ -463,9 +513,10 @@ main() {
 	local id
 	printf -v id '%(%Y%m%d-%H%M%S)T-%s-%s' -1 "$$" "$RANDOM"
 	if [[ $list_tests -eq 1 ]]; then
-		cmd=(/tests/run_tests --list ${test_pattern:+"$test_pattern"})
+		cmd=(/tests/run_tests --list ${test_list:+-L "$test_list"} ${test_pattern:+"$test_pattern"})
 	elif [[ $test_mode -eq 1 ]]; then
-		cmd=(/tests/run_tests -o /dev/ttyS1 ${test_pattern:+"$test_pattern"})
+		cmd=(/tests/run_tests -o /dev/ttyS1 ${test_list:+-L "$test_list"}
+			${test_pattern:+"$test_pattern"})
 	fi
 	resolve_kernel
 	log="$BUILD/logs/$id.log"
@@ -598,6 +649,7 @@ main() {
 			"$SELF" "$class" "$classes" >&2
 		grep '^  |' "$tmp/splat" >&2
 		printf '  log: %s\n' "${log#"$TOP"/}" >&2
+		[[ ", $classes," != *", host exhaustion,"* ]] || explain_host_exhaustion
 		# A splat explains a timeout (a hung task, a soft lockup): it
 		# is the verdict then, too.
 		if [[ $allow_splat -eq 0 ]] && ! splats_expected; then

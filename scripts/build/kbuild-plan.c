@@ -43,6 +43,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../include/host-util.h"
+
+const char *host_prog = "kbuild-plan";
+
 /* --- a string set with a value: open addressing, grows at half full ---- */
 
 struct entry {
@@ -58,24 +62,7 @@ struct table {
 
 static void *xmalloc(size_t n)
 {
-	void *p = malloc(n);
-
-	if (!p) {
-		perror("kbuild-plan");
-		exit(2);
-	}
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p) {
-		perror("kbuild-plan");
-		exit(2);
-	}
-	return p;
+	return xrealloc(NULL, n);
 }
 
 static size_t hash(const char *s)
@@ -156,7 +143,7 @@ static void full(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
-	exit(3);
+	host_exit(3);
 }
 
 /*
@@ -238,13 +225,11 @@ static void affected(const char *name, const char *raw, const char *why)
 		full("%s reads %s and is not linked into vmlinux directly "
 		     "(part of a composite object or a library)", name, why);
 	shell = raw ? unescape(raw) : NULL;
-	if (!shell || !plain_compile(name, shell))
+	if (!shell || !plain_compile(name, shell)) {
+		free(shell);
 		full("%s reads %s and its recorded command is not a plain compile", name, why);
-	plan = realloc(plan, (nplan + 1) * sizeof(*plan));
-	if (!plan) {
-		perror("kbuild-plan");
-		exit(2);
 	}
+	plan = xrealloc(plan, (nplan + 1) * sizeof(*plan));
 	plan[nplan].name = xstrdup(name);
 	plan[nplan].raw = xstrdup(raw);
 	plan[nplan].shell = shell;
@@ -276,16 +261,24 @@ static int prefixed(const char *line, const char *prefix, size_t *len)
 }
 
 /* One .NAME.cmd file: cmd_T (or savedcmd_T), source_T, deps_T. */
-static void read_cmd(const char *path)
+/*
+ * One .cmd file's records.  Its buffers are kept from one call to the
+ * next and freed at the start of it: full() may end the tool amid a file,
+ * and nothing may be left to free then.
+ */
+static void read_cmd_file(FILE *f)
 {
-	char *line = NULL, *name = NULL, *raw = NULL, *p, *end;
-	size_t cap = 0, n;
+	static char *line, *name, *raw;
+	static size_t cap;
+	char *p, *end;
+	size_t n;
 	int in_deps = 0;
 	ssize_t len;
-	FILE *f = fopen(path, "r");
 
-	if (!f)
-		full("cannot read %s: %s", path, strerror(errno));
+	free(name);
+	free(raw);
+	name = raw = NULL;
+
 	while ((len = getline(&line, &cap, f)) > 0) {
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
@@ -293,7 +286,8 @@ static void read_cmd(const char *path)
 			p = strstr(line, " := ");
 			if (!p)
 				break;
-			name = strndup(line + n, p - line - n);
+			*p = '\0';
+			name = xstrdup(line + n);
 			raw = xstrdup(p + 4);
 			/* kbuild pads the command with trailing blanks */
 			continue;
@@ -318,9 +312,18 @@ static void read_cmd(const char *path)
 		if (*p)
 			dependency(name, raw, p);
 	}
-	free(line);
 	free(name);
 	free(raw);
+	name = raw = NULL;
+}
+
+static void read_cmd(const char *path)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		full("cannot read %s: %s", path, strerror(errno));
+	read_cmd_file(f);
 	fclose(f);
 }
 
@@ -480,6 +483,7 @@ static void read_lines(const char *path, FILE *f, struct table *t)
 	}
 }
 
+#ifndef HOST_TOOL_NO_MAIN
 int main(int argc, char **argv)
 {
 	char *src;
@@ -511,3 +515,4 @@ int main(int argc, char **argv)
 	}
 	return 0;
 }
+#endif /* HOST_TOOL_NO_MAIN */

@@ -92,6 +92,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../include/host-util.h"
+
+const char *host_prog = "stale";
+
 #define NTHREADS 2
 
 static struct timespec stamp;
@@ -180,11 +184,7 @@ static void push(char *dir)
 	pthread_mutex_lock(&lock);
 	if (queued == queue_cap) {
 		queue_cap = queue_cap ? 2 * queue_cap : 256;
-		queue = realloc(queue, queue_cap * sizeof(*queue));
-		if (!queue) {
-			perror("stale");
-			exit(2);
-		}
+		queue = xrealloc(queue, queue_cap * sizeof(*queue));
 	}
 	queue[queued++] = dir;
 	pthread_cond_signal(&more);
@@ -310,12 +310,8 @@ static void check_line(char *line)
 			return;
 	}
 	/* A watched file is checked here; a directory, after every line. */
-	watched = realloc(watched, (nwatched + 1) * sizeof(*watched));
-	if (!watched || !(watched[nwatched] = strdup(path))) {
-		perror("stale");
-		exit(2);
-	}
-	nwatched++;
+	watched = xrealloc(watched, (nwatched + 1) * sizeof(*watched));
+	watched[nwatched++] = xstrdup(path);
 }
 
 static int walk(void)
@@ -326,7 +322,7 @@ static int walk(void)
 
 	for (i = 0; i < nwatched; i++)
 		if (!lstat(watched[i], &st) && S_ISDIR(st.st_mode))
-			push(strdup(watched[i]));
+			push(xstrdup(watched[i]));
 	for (i = 0; i < NTHREADS; i++)
 		if (pthread_create(&threads[i], NULL, worker, NULL)) {
 			perror("stale");
@@ -371,17 +367,13 @@ static void watch_record(int wd, const char *path)
 	if ((size_t)wd >= wd_cap) {
 		for (cap = wd_cap ? wd_cap : 1024; cap <= (size_t)wd; cap *= 2)
 			;
-		p = realloc(wd_path, cap * sizeof(*p));
-		if (!p) {
-			perror("stale");
-			exit(2);
-		}
+		p = xrealloc(wd_path, cap * sizeof(*p));
 		memset(p + wd_cap, 0, (cap - wd_cap) * sizeof(*p));
 		wd_path = p;
 		wd_cap = cap;
 	}
 	if (!wd_path[wd])
-		wd_path[wd] = strdup(path);
+		wd_path[wd] = xstrdup(path);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -601,11 +593,7 @@ static char *read_answer(const struct stat *st, const char *what, size_t max,
 	while (n <= max) {
 		if (n + 1 >= cap) {
 			cap = cap ? 2 * cap : 4096;
-			buf = realloc(buf, cap);
-			if (!buf) {
-				perror("stale");
-				exit(2);
-			}
+			buf = xrealloc(buf, cap);
 		}
 		if (poll(&p, 1, 2000) != 1 || (r = read(p.fd, buf + n, cap - 1 - n)) <= 0)
 			break;
@@ -625,29 +613,41 @@ static char *read_answer(const struct stat *st, const char *what, size_t max,
  * Ask this stamp's watcher, if there is one of this user: 1 up to date,
  * 0 stale (the reason in reason[]), -1 no answer (then walk).
  */
+/*
+ * The watcher's answer GOT (N bytes, NUL-terminated) about the stamp of
+ * identity ID: "clean ID" 1, "stale ID REASON" 0 (REASON into reason[]),
+ * anything else -1.
+ */
+static int parse_answer(char *got, size_t n, const char *id)
+{
+	size_t idlen = strlen(id);
+
+	/* One line, and no NUL in it: what follows a NUL would go unread. */
+	if (!n || got[n - 1] != '\n' || strlen(got) != n)
+		return -1;
+	got[n - 1] = '\0';
+	if (strlen(got) < 6 + idlen || strncmp(got + 6, id, idlen))
+		return -1;
+	if (!strncmp(got, "clean ", 6) && !got[6 + idlen])
+		return 1;
+	if (!strncmp(got, "stale ", 6) && got[6 + idlen] == ' ') {
+		snprintf(reason, sizeof(reason), "%s", got + 7 + idlen);
+		return 0;
+	}
+	return -1;
+}
+
 static int ask_watcher(const struct stat *st)
 {
 	char id[128], *got;
-	size_t n, idlen;
-	int ret = -1;
+	size_t n;
+	int ret;
 
 	got = read_answer(st, "", sizeof(reason) + 256, &n);
 	if (!got)
 		return -1;
 	stamp_id(id, sizeof(id), st);
-	idlen = strlen(id);
-	if (!n || got[n - 1] != '\n')
-		goto out;
-	got[n - 1] = '\0';
-	if (strlen(got) < 6 + idlen || strncmp(got + 6, id, idlen))
-		goto out;
-	if (!strncmp(got, "clean ", 6) && !got[6 + idlen]) {
-		ret = 1;
-	} else if (!strncmp(got, "stale ", 6) && got[6 + idlen] == ' ') {
-		snprintf(reason, sizeof(reason), "%s", got + 7 + idlen);
-		ret = 0;
-	}
-out:
+	ret = parse_answer(got, n, id);
 	free(got);
 	return ret;
 }
@@ -925,12 +925,43 @@ static int under(const char *path, const char *dir)
 }
 
 /*
+ * The watcher's list BUF (LEN bytes, NUL-terminated) for the stamp of
+ * identity ID: "list ID", a path a line, "end".  Each path of STAMP's
+ * trees that changed is printed; -1 (nothing printed) when the answer is
+ * not whole.
+ */
+static int list_answer(char *buf, size_t len, const char *id)
+{
+	char *line, *next, *end = buf + len;
+	struct stat st;
+	size_t j;
+
+	/* A NUL would end a path's line before its newline. */
+	if (strlen(buf) != len || strncmp(buf, "list ", 5) || !(line = strchr(buf, '\n')) ||
+	    (size_t)(line - buf - 5) != strlen(id) || strncmp(buf + 5, id, strlen(id)) ||
+	    len < 4 || strcmp(end - 4, "end\n"))
+		return -1;	/* another stamp's, cut short, or "broken" */
+	/* The answer is whole: from here on, print. */
+	for (line++; line < end - 4; line = next) {
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		for (j = 0; j < nwatched && !under(line, watched[j]); j++)
+			;
+		if (j == nwatched || !strcmp(line, watched[j]))
+			continue;	/* not STAMP's, or its root (check_line) */
+		if (!lstat(line, &st) && changed(&st))
+			list_line(S_ISDIR(st.st_mode) ? "+dir " : "", line);
+	}
+	return 0;
+}
+
+/*
  * -l -a ASK: STAMP's changes from the watcher of ASK, each path looked at
  * as the walk would; -1 (nothing printed) when it cannot answer for all.
  */
 static int list_from_watcher(const char *ask)
 {
-	char id[128], *buf = NULL, *line, *next, *end, *roots[64];
+	char id[128], *buf = NULL, *roots[64];
 	size_t nroots = 0, cap = 0, len = 0, i, j;
 	struct stat ast, st;
 	char *l = NULL;
@@ -949,7 +980,7 @@ static int list_from_watcher(const char *ask)
 	while (getline(&l, &cap, f) > 0 && nroots < 64) {
 		l[strcspn(l, "\n")] = '\0';
 		if (!strncmp(l, "watch ", 6))
-			roots[nroots++] = strdup(l + 6);
+			roots[nroots++] = xstrdup(l + 6);
 	}
 	free(l);
 	fclose(f);
@@ -968,23 +999,7 @@ static int list_from_watcher(const char *ask)
 	if (!buf)
 		goto out;
 	stamp_id(id, sizeof(id), &ast);
-	end = buf + len;
-	if (strncmp(buf, "list ", 5) || !(line = strchr(buf, '\n')) ||
-	    (size_t)(line - buf - 5) != strlen(id) || strncmp(buf + 5, id, strlen(id)) ||
-	    len < 4 || strcmp(end - 4, "end\n"))
-		goto out;	/* another stamp's, cut short, or "broken" */
-	/* The answer is whole: from here on, print. */
-	for (line++; line < end - 4; line = next) {
-		next = strchr(line, '\n');
-		*next++ = '\0';
-		for (j = 0; j < nwatched && !under(line, watched[j]); j++)
-			;
-		if (j == nwatched || !strcmp(line, watched[j]))
-			continue;	/* not STAMP's, or its root (check_line) */
-		if (!lstat(line, &st) && changed(&st))
-			list_line(S_ISDIR(st.st_mode) ? "+dir " : "", line);
-	}
-	ok = 1;
+	ok = !list_answer(buf, len, id);
 out:
 	free(buf);
 	for (i = 0; i < nroots; i++)
@@ -992,6 +1007,7 @@ out:
 	return ok ? 0 : -1;
 }
 
+#ifndef HOST_TOOL_NO_MAIN
 int main(int argc, char **argv)
 {
 	int verbose = 0, daemon = 0, walk_only = 0, opt, r;
@@ -1095,3 +1111,4 @@ int main(int argc, char **argv)
 	}
 	return 1;
 }
+#endif /* HOST_TOOL_NO_MAIN */

@@ -19,17 +19,31 @@ readonly KD="$BUILD/kernel/bisect"
 
 usage() {
 	cat <<EOF
-Usage: $SELF [PATTERN]
+Usage: $SELF [--list] [--shard K/N] [PATTERN]
 
 Runs the mutants of tests/mutants/ whose file name contains PATTERN (all by
-default). Exit codes: 0 every mutant caught, 1 one survived, 64 usage
+default).  --shard K/N (or SHARD=K/N in the environment, as make passes it)
+runs the K-th of N parts of them, for a CI matrix: mutant i (from 1, in
+name order) when i mod N is K mod N.  --list prints the mutants it would
+run, and runs none.
+Exit codes: 0 every mutant caught, 1 one survived, 64 usage
 EOF
 	exit "${1:-0}"
 }
 
 main() {
+	local shard="${SHARD:-}" list=0
+	if [[ "${1:-}" == --list ]]; then
+		list=1
+		shift
+	fi
 	case "${1:-}" in
 	-h | --help) usage 0 ;;
+	--shard)
+		[[ $# -ge 2 ]] || usage 64 >&2
+		shard="$2"
+		shift 2
+		;;
 	-*) usage 64 >&2 ;;
 	esac
 	local -r pattern="${1:-}"
@@ -39,6 +53,28 @@ main() {
 		echo "$SELF: no mutant matches '$pattern' in tests/mutants/" >&2
 		exit 64
 	}
+	if [[ -n "$shard" ]]; then
+		if ! [[ "$shard" =~ ^([0-9]+)/([0-9]+)$ ]] ||
+			((BASH_REMATCH[1] < 1 || BASH_REMATCH[1] > BASH_REMATCH[2])); then
+			echo "$SELF: SHARD=$shard: K/N with 1 <= K <= N is needed, e.g. 2/4" >&2
+			exit 64
+		fi
+		local -r k="${BASH_REMATCH[1]}" n="${BASH_REMATCH[2]}"
+		local -a part=()
+		local j
+		for j in "${!mutants[@]}"; do
+			(((j + 1 - k) % n == 0)) && part+=("${mutants[$j]}")
+		done
+		[[ ${#part[@]} -gt 0 ]] || {
+			echo "$SELF: shard $shard of ${#mutants[@]} mutant(s) is empty: nothing to run"
+			exit 0
+		}
+		mutants=("${part[@]}")
+	fi
+	if [[ $list -eq 1 ]]; then
+		printf '%s\n' "${mutants[@]##*/}"
+		exit 0
+	fi
 	make -s -C "$TOP" rootfs host-tools
 	"$TOP/scripts/build/kernel.sh" worktree bisect HEAD
 

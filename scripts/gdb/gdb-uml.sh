@@ -262,46 +262,30 @@ check_ptrace() {
 
 # --- the kernel's arguments --------------------------------------------------------
 # kernel_args ID UML_DIR: the kernel's command line of run ID, in args.
-# run-uml.sh is the reference: with --print-args it prints its own (run id
-# and UML directory left as @ID@ and @UML_DIR@); an older run-uml.sh has
-# none, and this copy of its main() stands in (tests/host/test_gdb.sh
-# checks that both agree).  The one difference is on purpose: the kernel's
-# messages (ssl0) go to fd 3, the log, not to GDB's terminal, unless -v.
+# run-uml.sh is the one source: with --print-args it prints its own (run
+# id and UML directory left as @ID@ and @UML_DIR@).  The one difference is
+# on purpose: the kernel's messages (ssl0) go to fd 3, the log, not to
+# GDB's terminal, unless -v.
 kernel_args() {
 	local -r id="$1" dir="$2"
 	local console=fd:3
 	[[ $verbose -eq 1 ]] && console=fd:2
-	if "$TOP/run-uml.sh" --help 2>/dev/null | grep -q -- '--print-args'; then
-		local -a opts=(--no-build --kernel "$kernel" --mem "$mem") words=()
-		local a
-		[[ -n "$share" ]] && opts+=(--share "$share")
-		for a in "${append[@]}"; do
-			opts+=(--append "$a")
-		done
-		mapfile -d '' words < <("$TOP/run-uml.sh" "${opts[@]}" --print-args)
-		[[ ${#words[@]} -ge 2 ]] ||
-			die "$E_BUILD" "run-uml.sh --print-args printed no kernel arguments"
-		args=()
-		for a in "${words[@]:1}"; do
-			a="${a//@ID@/$id}"
-			a="${a//@UML_DIR@/$dir}"
-			[[ "$a" == ssl0=fd:2 ]] && a="ssl0=$console"
-			args+=("$a")
-		done
-		return 0
-	fi
-	kernel_name
-	# shellcheck disable=SC2054 # con0=fd:0,fd:1 is one argument: UML's syntax
-	args=(
-		"mem=$mem"
-		"umid=sandbox-$id" "uml_dir=$dir"
-		root=/dev/root rootfstype=hostfs ro "hostfs=$ROOTFS,ro"
-		"hostfs_scratch=$dir/scratch" "hostfs_budget=${SANDBOX_WRITE_LIMIT:-64M}"
-		${share:+"hostfs_share=$share" SANDBOX_SHARE=1}
-		init=/init "SANDBOX_RUN=$id" "SANDBOX_KERNEL=$REPLY"
-		con0=fd:0,fd:1 con=null ssl=null "ssl0=$console" ssl1=null,fd:4 console=ttyS0
-		"${append[@]}"
-	)
+	local -a opts=(--no-build --kernel "$kernel" --mem "$mem") words=()
+	local a
+	[[ -n "$share" ]] && opts+=(--share "$share")
+	for a in "${append[@]}"; do
+		opts+=(--append "$a")
+	done
+	mapfile -d '' words < <("$TOP/run-uml.sh" "${opts[@]}" --print-args)
+	[[ ${#words[@]} -ge 2 ]] ||
+		die "$E_BUILD" "run-uml.sh --print-args printed no kernel arguments"
+	args=()
+	for a in "${words[@]:1}"; do
+		a="${a//@ID@/$id}"
+		a="${a//@UML_DIR@/$dir}"
+		[[ "$a" == ssl0=fd:2 ]] && a="ssl0=$console"
+		args+=("$a")
+	done
 }
 
 # --- modes ------------------------------------------------------------------------

@@ -35,11 +35,16 @@
  * (the error says which, and where), 64 bad usage.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "../include/host-util.h"
+
+const char *host_prog = "coverage-report";
 
 #define E_USAGE 64
 
@@ -130,24 +135,7 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	exit(1);
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		die("out of memory");
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		die("out of memory");
-	return d;
+	host_exit(1);
 }
 
 #define PUSH(arr, n) (arr = xrealloc(arr, (n + 1) * sizeof(*arr)), &arr[n++])
@@ -401,11 +389,25 @@ static void fn_extents(struct info *in)
 	}
 }
 
-static void read_info(const char *file, struct info *in)
+/*
+ * Two counts of one line (a file twice in a tracefile) added up: both are
+ * not negative, and a sum past LONG_MAX stays there (a tracefile's
+ * numbers are whatever lcov, or anyone, wrote).
+ */
+static long add_counts(long a, long b)
 {
-	FILE *f = xopen(file);
-	char *line = NULL;
-	size_t cap = 0;
+	return b > LONG_MAX - a ? LONG_MAX : a + b;
+}
+
+/*
+ * The records of tracefile F (named FILE in errors) into IN.  Its line
+ * buffer is kept from one call to the next: a malformed line ends the
+ * tool (die), and nothing may be left to free then.
+ */
+static void read_info_file(FILE *f, const char *file, struct info *in)
+{
+	static char *line;
+	static size_t cap;
 	struct sf *cur = NULL;
 	long nr = 0;
 	int in_record = 0;
@@ -453,7 +455,7 @@ static void read_info(const char *file, struct info *in)
 				for (i = 0; i < cur->nda && cur->da[i].ln != ln; i++)
 					;
 				if (i < cur->nda)
-					cur->da[i].count += count;
+					cur->da[i].count = add_counts(cur->da[i].count, count);
 				else
 					*PUSH(cur->da, cur->nda) = (struct da){ ln, count };
 			}
@@ -481,7 +483,7 @@ static void read_info(const char *file, struct info *in)
 
 					if (b->ln == ln && b->block == block && b->branch == branch) {
 						if (taken > 0)
-							b->taken = (b->taken > 0 ? b->taken : 0) + taken;
+							b->taken = add_counts(b->taken > 0 ? b->taken : 0, taken);
 						else if (taken == 0 && b->taken < 0)
 							b->taken = 0;
 						break;
@@ -515,7 +517,7 @@ static void read_info(const char *file, struct info *in)
 				if (i == cur->nfn)
 					*PUSH(cur->fn, cur->nfn) = (struct fn){ xstrdup(name), 0, 0, 0 };
 				if (da) {
-					cur->fn[i].calls += a;
+					cur->fn[i].calls = add_counts(cur->fn[i].calls, a);
 				} else {
 					cur->fn[i].start = a;
 					cur->fn[i].end = b;
@@ -526,9 +528,15 @@ static void read_info(const char *file, struct info *in)
 	}
 	if (in_record)
 		die("%s: the last record has no end_of_record (truncated?)", file);
-	free(line);
-	fclose(f);
 	fn_extents(in);
+}
+
+static void read_info(const char *file, struct info *in)
+{
+	FILE *f = xopen(file);
+
+	read_info_file(f, file, in);
+	fclose(f);
 }
 
 static const struct sf *find_sf(const struct info *in, const char *path)
@@ -664,24 +672,6 @@ static void md_escape(FILE *f, const char *s)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\t')
-			fputs("\\t", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* The branch outcomes of a line, "taken/total" and each one's count. */
 static void md_branches(FILE *f, const struct info *in, const struct rline *r)
 {
@@ -778,7 +768,7 @@ static void json_lines(FILE *f, const struct info *in, const struct rline *r, si
 		int first = 1;
 
 		fprintf(f, "%s\n    {\"file\": ", i ? "," : "");
-		json_str(f, r[i].path);
+		json_string(f, r[i].path);
 		fprintf(f, ", \"line\": %ld, \"executable\": %s, \"count\": ", r[i].ln,
 			r[i].executable ? "true" : "false");
 		if (r[i].executable)
@@ -795,11 +785,11 @@ static void json_lines(FILE *f, const struct info *in, const struct rline *r, si
 		}
 		fputs("], \"reason\": ", f);
 		if (r[i].reason)
-			json_str(f, r[i].reason);
+			json_string(f, r[i].reason);
 		else
 			fputs("null", f);
 		fputs(", \"source\": ", f);
-		json_str(f, r[i].text);
+		json_string(f, r[i].text);
 		fputs("}", f);
 	}
 	fputs("\n  ]", f);
@@ -956,9 +946,9 @@ static void json_functions(FILE *f, const struct rfn *fns, size_t n)
 	fputc('[', f);
 	for (i = 0; i < n; i++) {
 		fprintf(f, "%s{\"name\": ", i ? ", " : "");
-		json_str(f, fns[i].fn->name);
+		json_string(f, fns[i].fn->name);
 		fputs(", \"file\": ", f);
-		json_str(f, fns[i].sf->path);
+		json_string(f, fns[i].sf->path);
 		fprintf(f, ", \"line\": %ld, \"calls\": %ld, \"lines\": %zu, \"executed\": %zu, "
 			"\"branch_outcomes\": %zu, \"branch_outcomes_taken\": %zu}",
 			fns[i].fn->start, fns[i].fn->calls, fns[i].lines, fns[i].executed, fns[i].br,
@@ -967,6 +957,7 @@ static void json_functions(FILE *f, const struct rfn *fns, size_t n)
 	fputc(']', f);
 }
 
+#ifndef HOST_TOOL_NO_MAIN
 int main(int argc, char **argv)
 {
 	const char *series_file = NULL, *sandbox_file = NULL, *kind = "patched";
@@ -1160,7 +1151,7 @@ int main(int argc, char **argv)
 	if (js) {
 		verb = base ? "replaced" : "added";
 		fprintf(js, "{\n  \"kernel\": \"%s\",\n  \"tracefile\": ", kind);
-		json_str(js, main_in.file);
+		json_string(js, main_in.file);
 		fputs(",\n  \"series\": ", js);
 		json_totals(js, sr, nsr);
 		fputs(",\n  \"series_lines\": ", js);
@@ -1178,10 +1169,10 @@ int main(int argc, char **argv)
 			int first = 1;
 
 			fprintf(js, "%s\n    {\"name\": ", i ? "," : "");
-			json_str(js, tests[i].name);
+			json_string(js, tests[i].name);
 			fputs(", \"note\": ", js);
 			if (note)
-				json_str(js, note);
+				json_string(js, note);
 			else
 				fputs("null", js);
 			fputs(", \"lines\": [", js);
@@ -1192,7 +1183,7 @@ int main(int argc, char **argv)
 				if (cnt <= 0)
 					continue;
 				fprintf(js, "%s{\"file\": ", first ? "" : ", ");
-				json_str(js, sr[j].path);
+				json_string(js, sr[j].path);
 				fprintf(js, ", \"line\": %ld, \"count\": %ld, \"idle\": %ld}", sr[j].ln, cnt,
 					b < 0 ? 0 : b);
 				first = 0;
@@ -1207,4 +1198,4 @@ int main(int argc, char **argv)
 		die("cannot write %s: %s", md_file, strerror(errno));
 	return 0;
 }
-
+#endif /* HOST_TOOL_NO_MAIN */

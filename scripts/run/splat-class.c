@@ -17,7 +17,7 @@
  * exception (a fault in kernel mode), panic, hung task, soft lockup,
  * RCU stall, OOM kill.
  *
- * Exit codes: 0 a splat was found, 1 none, 2 usage or I/O error.
+ * Exit codes: 0 a splat was found, 1 none, 2 I/O error, 64 bad usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,10 @@
 #include <unistd.h>
 
 #include "splat-markers.h"
+
+#include "../include/host-util.h"
+
+const char *host_prog = "splat-class";
 
 #define MAX_LINE 4096
 #define MAX_CLASSES 16
@@ -62,10 +66,11 @@ struct line {
 static struct line *lines;
 static size_t nlines, cap;
 
-static void usage(const char *prog)
+static void usage(const char *prog, const char *why)
 {
-	fprintf(stderr, "Usage: %s [-n MAXLINES] [-t TRACE_FILE] LOG\n", prog);
-	exit(2);
+	fprintf(stderr, "splat-class: error: %s\nUsage: %s [-n MAXLINES] [-t TRACE_FILE] LOG\n",
+		why, prog);
+	exit(64);
 }
 
 /*
@@ -139,17 +144,9 @@ static void read_log(FILE *f)
 			continue;
 		if (nlines == cap) {
 			cap = cap ? 2 * cap : 1024;
-			lines = realloc(lines, cap * sizeof(*lines));
-			if (!lines) {
-				perror("splat-class");
-				exit(2);
-			}
+			lines = xrealloc(lines, cap * sizeof(*lines));
 		}
-		lines[nlines].text = strdup(buf);
-		if (!lines[nlines].text) {
-			perror("splat-class");
-			exit(2);
-		}
+		lines[nlines].text = xstrdup(buf);
 		lines[nlines].class = classify(buf);
 		nlines++;
 	}
@@ -187,38 +184,16 @@ static size_t splat_end(size_t s)
 	return nlines;
 }
 
-int main(int argc, char **argv)
+/*
+ * The report of the lines read (read_log): class, classes, lines and the
+ * first splat (at most MAX of its lines) to OUT, its raw lines to TRACE
+ * (if not NULL).  0 a splat was found, 1 none.
+ */
+static int report(FILE *out, FILE *trace, long max)
 {
 	const char *classes[MAX_CLASSES];
 	size_t nclasses = 0, i, j, first = 0, s, e;
-	const char *trace = NULL;
-	long max = 80;
-	int found = 0, opt;
-	FILE *f;
-
-	while ((opt = getopt(argc, argv, "n:t:h")) != -1) {
-		switch (opt) {
-		case 'n':
-			max = strtol(optarg, NULL, 10);
-			if (max <= 0)
-				usage(argv[0]);
-			break;
-		case 't':
-			trace = optarg;
-			break;
-		default:
-			usage(argv[0]);
-		}
-	}
-	if (optind != argc - 1)
-		usage(argv[0]);
-	f = fopen(argv[optind], "r");
-	if (!f) {
-		perror(argv[optind]);
-		return 2;
-	}
-	read_log(f);
-	fclose(f);
+	int found = 0;
 
 	/* Every distinct class, in the order of first appearance. */
 	for (i = 0; i < nlines; i++) {
@@ -239,24 +214,70 @@ int main(int argc, char **argv)
 
 	s = splat_start(first);
 	e = splat_end(s);
-	printf("class: %s\nclasses:", lines[first].class);
+	fprintf(out, "class: %s\nclasses:", lines[first].class);
 	for (j = 0; j < nclasses; j++)
-		printf("%s %s", j ? "," : "", classes[j]);
-	printf("\nlines: %zu-%zu\n", s + 1, e);
+		fprintf(out, "%s %s", j ? "," : "", classes[j]);
+	fprintf(out, "\nlines: %zu-%zu\n", s + 1, e);
 	for (i = s; i < e && i < s + (size_t)max; i++)
-		printf("  | %s\n", lines[i].text);
+		fprintf(out, "  | %s\n", lines[i].text);
 	if (e - s > (size_t)max)
-		printf("  | ... (%zu more lines in the log)\n", e - s - max);
+		fprintf(out, "  | ... (%zu more lines in the log)\n", e - s - max);
+	for (i = s; trace && i < e; i++)
+		fprintf(trace, "%s\n", lines[i].text);
+	return 0;
+}
 
-	if (trace) {
-		f = fopen(trace, "w");
-		if (!f) {
+/* Forget the lines read, for the next log. */
+static void forget(void)
+{
+	while (nlines)
+		free(lines[--nlines].text);
+}
+
+#ifndef HOST_TOOL_NO_MAIN
+int main(int argc, char **argv)
+{
+	const char *trace = NULL;
+	FILE *f, *t = NULL;
+	long max = 80;
+	int opt, rc;
+
+	while ((opt = getopt(argc, argv, "n:t:h")) != -1) {
+		switch (opt) {
+		case 'n':
+			max = strtol(optarg, NULL, 10);
+			if (max <= 0)
+				usage(argv[0], "-n takes a number of lines above 0");
+			break;
+		case 't':
+			trace = optarg;
+			break;
+		default:
+			usage(argv[0], "unknown option or a missing value (see above)");
+		}
+	}
+	if (optind != argc - 1)
+		usage(argv[0], "exactly one console log is read");
+	f = fopen(argv[optind], "r");
+	if (!f) {
+		perror(argv[optind]);
+		return 2;
+	}
+	read_log(f);
+	fclose(f);
+	if (trace && nlines) {
+		t = fopen(trace, "w");
+		if (!t) {
 			perror(trace);
 			return 2;
 		}
-		for (i = s; i < e; i++)
-			fprintf(f, "%s\n", lines[i].text);
-		fclose(f);
 	}
-	return 0;
+	rc = report(stdout, t, max);
+	if (t && fclose(t)) {
+		perror(trace);
+		return 2;
+	}
+	forget();
+	return rc;
 }
+#endif /* HOST_TOOL_NO_MAIN */

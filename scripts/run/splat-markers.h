@@ -7,11 +7,24 @@
  * not a BUG, and UML's "Kernel panic - not syncing: Kernel mode fault" is an
  * exception.  splat-class classifies with them; uml-launch only asks
  * whether a log holds any, so that a clean run need not start splat-class.
+ * The one list: the guest's runner (tests/guest/run_tests.c) includes it
+ * too, and run-uml.sh's fallback (no splat-class) greps these texts.
+ *
+ * "host exhaustion" is UML failing to map a guest process's memory on the
+ * host (arch/um/kernel/tlb.c, and 6.12's stub syscalls): the host's
+ * vm.max_map_count or its memory ran out, and the guest process is
+ * killed.  Not a bug of the guest kernel, but no run may pass through it.
+ * One marker per line of this list, as M("text", "class"): the fallback
+ * reads the texts from it with sed.
  */
 #ifndef SPLAT_MARKERS_H
 #define SPLAT_MARKERS_H
 
 #define SPLAT_MARKERS(M)						\
+	M("ran out of memory on the host side", "host exhaustion")	\
+	M("Failed to flush page for address", "host exhaustion")	\
+	M("Error flushing stub syscalls", "host exhaustion")		\
+	M("fix_range_common: failed", "host exhaustion")		\
 	M("BUG: soft lockup", "soft lockup")				\
 	M("blocked for more than", "hung task")				\
 	M("rcu_sched self-detected stall", "RCU stall")			\

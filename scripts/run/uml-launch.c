@@ -434,6 +434,7 @@ static void __noreturn exec_kernel(char **argv, int keep_aslr, int pipes[][2])
 	_exit(127);
 }
 
+#ifndef HOST_TOOL_NO_MAIN
 int main(int argc, char **argv)
 {
 	const char *cmd = NULL, *link = NULL, *log;
@@ -630,3 +631,4 @@ int main(int argc, char **argv)
 		 has_splat_marker(log) ? "splat-markers\n" : "");
 	return write_file(path, line) ? 0 : 3;
 }
+#endif /* HOST_TOOL_NO_MAIN */

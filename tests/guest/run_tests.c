@@ -2,15 +2,21 @@
 /*
  * Run the guest test suite listed in tests.list and skipped.list, print KTAP.
  *
- * Usage: run_tests [-o FILE] [--list] [PATTERN]
+ * Usage: run_tests [-o FILE] [-L LIST] [--list] [PATTERN]
  *   PATTERN   run only the tests whose name contains it (shell glob allowed)
  *   -o FILE   also write the KTAP to FILE (the host parses it from there)
+ *   -L LIST   read the tests from LIST instead of tests.list and
+ *             skipped.list (commands still relative to /tests)
  *   --list    print the test names and exit
  *
  * Each test runs in a process group of its own under a timeout (SIGKILL to
  * the group, "# TIMEOUT"); its output is nested two spaces deep (a kselftest
  * harness's TAP becomes a KTAP subtest).  A test that leaves a kernel
- * WARNING/BUG/Oops in the kernel log fails, with the splat shown.
+ * splat in the kernel log fails, with the splat and its class shown.  The
+ * markers and their classes are the host's (scripts/run/splat-markers.h):
+ * WARNING, BUG, exception, panic, hung task, soft lockup, RCU stall, OOM
+ * kill, and host exhaustion (UML could not map the test's memory on the
+ * host, which killed it: said as its cause, with the likely reasons).
  *
  * Tests named series/NAME check behaviour the series changes.  On the base
  * kernel (SANDBOX_KERNEL=base on the kernel command line) they must fail: a
@@ -35,7 +41,6 @@
 #include <fnmatch.h>
 #include <libgen.h>
 #include <poll.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -51,8 +56,16 @@
 #define MAX_WORDS	32
 #define LOG_MAX		(1 << 20)
 
-/* Kernel log lines that mean the kernel itself went wrong. */
-#define SPLAT	"WARNING:|BUG:|Oops|Kernel panic|kernel BUG at|general protection fault|Unable to handle kernel"
+#include "../../scripts/run/splat-markers.h"
+
+/* Kernel log lines that mean the kernel itself went wrong, and their class. */
+static const struct {
+	const char *text, *class;
+} markers[] = {
+#define MARKER(text, class) { text, class },
+	SPLAT_MARKERS(MARKER)
+#undef MARKER
+};
 
 struct test {
 	char *name;
@@ -64,14 +77,15 @@ struct test {
 static struct test tests[MAX_TESTS];
 static int ntests;
 static int out_fd = -1;
-static regex_t splat_re;
+static bool timed_out;	/* run() killed its test at the timeout */
 static char klog[LOG_MAX + 1];
 
 static void usage(void)
 {
-	fputs("Usage: run_tests [-o FILE] [--list] [PATTERN]\n"
+	fputs("Usage: run_tests [-o FILE] [-L LIST] [--list] [PATTERN]\n"
 	      "  PATTERN   run only the tests whose name contains it (shell glob allowed)\n"
 	      "  -o FILE   also write the KTAP to FILE (the host parses it from there)\n"
+	      "  -L LIST   the tests of LIST instead of tests.list and skipped.list\n"
 	      "  --list    print the test names and exit\n", stderr);
 	exit(64);
 }
@@ -215,10 +229,22 @@ static const char *trim(char *line)
 	return line;
 }
 
+/* The class of the splat marker in @line, or NULL: the first that matches. */
+static const char *splat_class(const char *line)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
+		if (strstr(line, markers[i].text))
+			return markers[i].class;
+	return NULL;
+}
+
 static bool is_splat(const char *line)
 {
-	return !regexec(&splat_re, line, 0, NULL, 0);
+	return splat_class(line);
 }
+
 
 /* The next line of *@p into @buf (cut at @len - 1 bytes), or NULL at the end. */
 static char *next_line(const char **p, char *buf, size_t len)
@@ -245,6 +271,18 @@ static int count_splats(const char *log)
 	while (next_line(&log, line, sizeof(line)))
 		count += is_splat(line);
 	return count;
+}
+
+/* The class of the first splat of @log, or NULL. */
+static const char *first_class(const char *log)
+{
+	char line[4096];
+	const char *class;
+
+	while (next_line(&log, line, sizeof(line)))
+		if ((class = splat_class(line)))
+			return class;
+	return NULL;
 }
 
 /*
@@ -298,6 +336,7 @@ static int run(const struct test *t)
 	bool exited = false;
 	pid_t pid;
 
+	timed_out = false;
 	if (!t->nwords) {
 		emit("  run_tests: %s has no command in tests.list", t->name);
 		return 127;
@@ -332,6 +371,7 @@ static int run(const struct test *t)
 		ssize_t n;
 
 		if (left <= 0) {
+			timed_out = true;
 			kill(-pid, SIGKILL);
 			deadline = now() + 3600;
 		}
@@ -375,6 +415,7 @@ static int run(const struct test *t)
 int main(int argc, char **argv)
 {
 	const char *pattern = "", *out = "/dev/null", *kernel = getenv("SANDBOX_KERNEL");
+	const char *list_file = NULL;
 	int i, n, failed = 0, unexpected;
 	bool list = false;
 	char *dir;
@@ -384,6 +425,10 @@ int main(int argc, char **argv)
 			if (++i == argc)
 				usage();
 			out = argv[i];
+		} else if (!strcmp(argv[i], "-L")) {
+			if (++i == argc)
+				usage();
+			list_file = argv[i];
 		} else if (!strcmp(argv[i], "--list")) {
 			list = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -400,11 +445,13 @@ int main(int argc, char **argv)
 		perror("run_tests: chdir");
 		return 64;
 	}
-	if (regcomp(&splat_re, SPLAT, REG_EXTENDED | REG_NOSUB))
-		return 64;
-	read_list("./tests.list", pattern, false);
-	/* Tests that cannot run here: reported, never dropped nor passed. */
-	read_list("./skipped.list", pattern, true);
+	if (list_file) {
+		read_list(list_file, pattern, false);
+	} else {
+		read_list("./tests.list", pattern, false);
+		/* Tests that cannot run here: reported, never dropped nor passed. */
+		read_list("./skipped.list", pattern, true);
+	}
 	if (!ntests) {
 		fprintf(stderr, "run_tests: no test matches '%s'; see the names with --list\n", pattern);
 		return 64;
@@ -435,6 +482,7 @@ int main(int argc, char **argv)
 		const struct test *t = &tests[n - 1];
 		const char *result, *directive = "";
 		char reason[4096], header[512];
+		const char *class;
 		int status, cs, splat;
 		double start;
 
@@ -449,11 +497,17 @@ int main(int argc, char **argv)
 		emit("# %s: exit %d in %d.%02d s", t->name, status, cs / 100, cs % 100);
 		/* The first 60 lines of the test's log when it has a splat. */
 		splat = count_splats(read_klog(true));
+		class = splat ? first_class(klog) : NULL;
 		if (splat) {
-			snprintf(header, sizeof(header), "# %s: kernel splat in the log:", t->name);
+			snprintf(header, sizeof(header), "# %s: kernel splat in the log, class: %s",
+				 t->name, class ? class : "unknown");
 			show_log(klog, header, -1, 60);
 		}
-		if (status == 137) {
+		/* Killed by UML, not by a bug of its own: say why. */
+		if (class && !strcmp(class, "host exhaustion"))
+			emit("# %s: cause: host exhaustion: UML could not map the test's memory on the host (exit %d); the host's vm.max_map_count or its memory ran out",
+			     t->name, status);
+		if (status == 137 && timed_out) {
 			result = "not ok";
 			snprintf(reason, sizeof(reason), " # TIMEOUT after %s s", t->timeout);
 			directive = reason;

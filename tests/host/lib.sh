@@ -51,6 +51,22 @@ expect_grep() {
 	expect_match -E "$@"
 }
 
+# run_guest NAME ARGS...: run-uml.sh --no-build ARGS with stdin closed
+# (RUN, default run-uml.sh of the tree, names another).  Its output goes to
+# $scratch/NAME.out and NAME.err, without the CRs of the guest's tty; its
+# status to NAME.rc, and is returned.
+run_guest() {
+	local -r name="$1"
+	shift
+	local rc=0
+	# shellcheck disable=SC2154 # scratch: the calling test's directory
+	"${RUN:-$TOP/run-uml.sh}" --no-build "$@" >"$scratch/$name.out" 2>"$scratch/$name.err" \
+		</dev/null || rc=$?
+	sed -i 's/\r$//' "$scratch/$name.out" "$scratch/$name.err"
+	echo "$rc" >"$scratch/$name.rc"
+	return "$rc"
+}
+
 ktap_run_all() {
 	local -r suite="$1" filter="${2:-}"
 	local -a names

@@ -169,8 +169,12 @@ test_bad_options() {
 
 # build/host/stale, built here so the tests do not need make all.
 stale_bin() {
-	[[ -x "$scratch/stale" ]] ||
-		cc -O2 -Wall -Wextra -o "$scratch/stale" "$TOP/scripts/build/stale.c" -pthread
+	local -a cc
+	if [[ ! -x "$scratch/stale" ]]; then
+		# make's own command for it (SANDBOX_SANITIZE=1 included).
+		read -r -a cc < <(make -s -C "$TOP" host-tool-cmd NAME=stale)
+		"${cc[@]}" -o "$scratch/stale" "$TOP/scripts/build/stale.c"
+	fi
 	printf '%s\n' "$scratch/stale"
 }
 
@@ -615,7 +619,9 @@ test_stale_watcher_lists_as_the_walk() {
 test_kbuild_plan_decides() {
 	local -r src="$scratch/kp-src" kdir="$scratch/kp-kdir" plan="$scratch/kp-plan"
 	local bin="$scratch/kbuild-plan" change want got rc
-	cc -O2 -Wall -Wextra -o "$bin" "$TOP/scripts/build/kbuild-plan.c" || fail "cc failed" || return
+	local -a cc
+	read -r -a cc < <(make -s -C "$TOP" host-tool-cmd NAME=kbuild-plan)
+	"${cc[@]}" -o "$bin" "$TOP/scripts/build/kbuild-plan.c" || fail "cc failed" || return
 	rm -rf "$src" "$kdir"
 	mkdir -p "$src/mm" "$src/lib" "$src/include" "$src/scripts" "$src/Documentation" \
 		"$kdir/mm" "$kdir/lib"

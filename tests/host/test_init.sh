@@ -35,17 +35,10 @@ export BUILD
 init_args=()
 [[ -z "$INIT" ]] || init_args=(-a "init=$INIT")
 
-# run_guest NAME ARGS...: run-uml.sh --no-build with the kernel's messages
-# (-v) on stderr; output in $scratch/NAME.{out,err} (without the tty's
-# CRs), its status returned.
-run_guest() {
-	local -r name="$1"
-	shift
-	local rc=0
-	"$RUN" --no-build -v -t "$GUEST_TIMEOUT" "${init_args[@]}" "$@" \
-		>"$scratch/$name.out" 2>"$scratch/$name.err" </dev/null || rc=$?
-	sed -i 's/\r$//' "$scratch/$name.out" "$scratch/$name.err"
-	return "$rc"
+# init_guest NAME ARGS...: run_guest (tests/host/lib.sh) with the init
+# under test and the kernel's messages (-v) on stderr.
+init_guest() {
+	run_guest "$1" -v -t "$GUEST_TIMEOUT" "${init_args[@]}" "${@:2}"
 }
 
 # Drive an interactive run-uml.sh on a pty (stdin is a terminal, so it
@@ -160,16 +153,16 @@ test_status_passthrough() {
 	local s rc
 	for s in 0 1 77 255; do
 		rc=0
-		run_guest "st$s" -- sh -c "exit $s" || rc=$?
+		init_guest "st$s" -- sh -c "exit $s" || rc=$?
 		expect_status "$s" "$rc" "exit $s" || return
 	done
 	# Killed by a signal: 128 + its number, as a shell reports it; also
 	# when it is the shell that runs the command (PID 1's child).
 	rc=0
-	run_guest st-kill -- sh -c 'kill -9 $$' || rc=$?
+	init_guest st-kill -- sh -c 'kill -9 $$' || rc=$?
 	expect_status 137 "$rc" "a command killed by SIGKILL" || return
 	rc=0
-	run_guest st-kill-parent -- sh -c 'kill -TERM $PPID; sleep 5' || rc=$?
+	init_guest st-kill-parent -- sh -c 'kill -TERM $PPID; sleep 5' || rc=$?
 	expect_status 143 "$rc" "the command's shell killed by SIGTERM"
 }
 
@@ -177,7 +170,7 @@ test_status_passthrough() {
 # left unfinished on the results line or on tty0.
 test_status_after_unfinished_line() {
 	local rc=0
-	run_guest partial -- sh -c 'printf no-newline-here >/dev/ttyS1; printf on-tty0; exit 3' ||
+	init_guest partial -- sh -c 'printf no-newline-here >/dev/ttyS1; printf on-tty0; exit 3' ||
 		rc=$?
 	expect_status 3 "$rc" "a command leaving a line unfinished on ttyS1 and tty0" || return
 	expect_match -F 'on-tty0' "$scratch/partial.out" "its unfinished tty0 line"
@@ -186,7 +179,7 @@ test_status_after_unfinished_line() {
 # PID 1 says what it runs and what it got in the kernel log.
 test_kernel_log_lines() {
 	local rc=0
-	run_guest klog -- sh -c 'exit 5' || rc=$?
+	init_guest klog -- sh -c 'exit 5' || rc=$?
 	expect_status 5 "$rc" "exit 5" || return
 	expect_match -F 'sandbox-init: running /scratch/cmd' "$scratch/klog.err" "the start" || return
 	expect_match -F 'sandbox-init: command exited with 5' "$scratch/klog.err" "the status"
@@ -196,7 +189,7 @@ test_kernel_log_lines() {
 # and its status still comes back (PID 1 powers off after it).
 test_signal_during_command() {
 	local rc=0
-	run_guest sigcmd -- sh -c 'kill -USR2 1; kill -TERM 1; kill -USR1 1; poweroff;
+	init_guest sigcmd -- sh -c 'kill -USR2 1; kill -TERM 1; kill -USR1 1; poweroff;
 		sleep 0.2; echo survived; exit 9' || rc=$?
 	expect_status 9 "$rc" "a command that signals PID 1" || return
 	expect_match -x survived "$scratch/sigcmd.out" "the command ran on"
@@ -207,7 +200,7 @@ test_signal_during_command() {
 # --share.
 test_mounts_and_setup() {
 	local rc=0
-	run_guest mounts -- sh -c '
+	init_guest mounts -- sh -c '
 		while read -r dev dir type opts rest; do
 			echo "mount $dir $type $opts"
 		done </proc/mounts
@@ -252,7 +245,7 @@ test_share_read_write() {
 	local rc=0
 	mkdir -p "$dir"
 	echo from-host >"$dir/in"
-	run_guest share --share "$dir" -- sh -c \
+	init_guest share --share "$dir" -- sh -c \
 		'grep " /share hostfs rw," /proc/mounts && cat /share/in && echo from-guest >/share/out' ||
 		rc=$?
 	expect_status 0 "$rc" "a command on --share" || return
@@ -266,7 +259,7 @@ test_share_read_write() {
 # the kernel) is logged and the run still reports the command's status.
 test_failure_still_reports() {
 	local rc=0
-	run_guest nomount -a SANDBOX_SHARE=1 -- sh -c 'exit 6' || rc=$?
+	init_guest nomount -a SANDBOX_SHARE=1 -- sh -c 'exit 6' || rc=$?
 	expect_status 6 "$rc" "a run whose share mount fails" || return
 	expect_grep 'share.*failed' "$scratch/nomount.err" "the failed mount in the kernel log"
 }

@@ -38,18 +38,11 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-ro-tests.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 export BUILD
 
-# run_guest NAME ARGS...: run-uml.sh with its own empty TMPDIR; output in
-# $scratch/NAME.{out,err} (without the tty's CRs), its status returned.
-run_guest() {
-	local -r name="$1"
-	shift
-	local rc=0
-	mkdir -p "$scratch/$name.tmp"
-	TMPDIR="$scratch/$name.tmp" "$RUN" --no-build "$@" >"$scratch/$name.out" \
-		2>"$scratch/$name.err" </dev/null || rc=$?
-	# The guest's tty ends its lines with CR LF.
-	sed -i 's/\r$//' "$scratch/$name.out"
-	return "$rc"
+# own_tmp_guest NAME ARGS...: run_guest (tests/host/lib.sh) with its own
+# empty TMPDIR, so that what the run leaves there shows.
+own_tmp_guest() {
+	mkdir -p "$scratch/$1.tmp"
+	TMPDIR="$scratch/$1.tmp" run_guest "$@"
 }
 
 # Every file and link of the staged root: path, mode, size, link target,
@@ -85,7 +78,7 @@ test_hostile_writes_do_not_persist() {
 	local rc=0 before
 	manifest >"$scratch/manifest.before"
 	before="$(free_kb)"
-	run_guest hw -t 120 -- sh -c "
+	own_tmp_guest hw -t 120 -- sh -c "
 		echo '# $mark' >>/init; echo \"init: \$?\"
 		echo '# $mark' >>/tests/run_tests; echo \"run_tests: \$?\"
 		echo $mark >/root/x; echo \"root: \$?\"
@@ -114,7 +107,7 @@ test_hostile_writes_do_not_persist() {
 		fail "the host has $(((before - after) >> 10)) MB less free space after the run" || return
 	# The next boot runs the staged /init and sees an empty /root.
 	rc=0
-	run_guest next -t 60 -- sh -c "
+	own_tmp_guest next -t 60 -- sh -c "
 		n=\$(grep -l '$mark' /init /tests/run_tests | wc -l)
 		echo \"appended files: \$n, in /root: \$(ls -A /root | wc -l)\"" || rc=$?
 	sed 's/^/# next run: /' "$scratch/next.out"
@@ -131,7 +124,7 @@ test_write_until_enospc() {
 	local rc=0 before after d
 	manifest >"$scratch/manifest.before"
 	before="$(free_kb)"
-	run_guest fill -t 300 -m 256M -- sh -c '
+	own_tmp_guest fill -t 300 -m 256M -- sh -c '
 		for d in /tmp /root /scratch /; do
 			# Its messages in memory: the file system is full.
 			err=$(dd if=/dev/zero of=$d/fill bs=1M count=400 2>&1 >/dev/null)
@@ -162,10 +155,10 @@ test_write_until_enospc() {
 # would go unseen.
 test_console_flood_is_bounded() {
 	local rc=0 log size
-	run_guest flood -t 120 -- sh -c 'dd if=/dev/zero bs=64k count=96 2>/dev/null | tr "\0" x; echo' ||
+	own_tmp_guest flood -t 120 -- sh -c 'dd if=/dev/zero bs=64k count=96 2>/dev/null | tr "\0" x; echo' ||
 		rc=$?
 	expect_status 0 "$rc" "6 MB of console output under the default bound" || return
-	SANDBOX_LOG_LIMIT=2M run_guest flood2 -t 120 -- sh -c \
+	SANDBOX_LOG_LIMIT=2M own_tmp_guest flood2 -t 120 -- sh -c \
 		'dd if=/dev/zero bs=64k count=96 2>/dev/null | tr "\0" x; echo; exit 0' || rc=$?
 	expect_status 123 "$rc" "6 MB of console output under a 2 MB bound" || return
 	expect_grep 'the console passed SANDBOX_LOG_LIMIT \(2M\) and was cut there' "$scratch/flood2.err" \
@@ -182,7 +175,7 @@ test_console_flood_is_bounded() {
 test_remount_cannot_write() {
 	local rc=0
 	manifest >"$scratch/manifest.before"
-	run_guest rm -t 60 -- sh -c '
+	own_tmp_guest rm -t 60 -- sh -c '
 		try() { if "$@" 2>/dev/null; then echo "ok: $*"; else echo "refused: $*"; fi; }
 		try mount -o remount,rw /
 		try touch /remount-test
@@ -216,7 +209,7 @@ test_share_passes_files() {
 	local rc=0 kb
 	mkdir -p "$share"
 	echo "from the host" >"$share/in"
-	SANDBOX_WRITE_LIMIT=8M run_guest share -t 120 --share "$share" -- sh -c '
+	SANDBOX_WRITE_LIMIT=8M own_tmp_guest share -t 120 --share "$share" -- sh -c '
 		cat /share/in && echo "from the guest" >/share/out &&
 		dd if=/dev/zero of=/share/big bs=1M count=100 2>/dev/null; echo "dd: $?"' ||
 		rc=$?
