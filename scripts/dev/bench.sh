@@ -35,7 +35,18 @@ run by run in turn, each build split into compile, vmlinux.o, kallsyms
 and link, and the ratios, and in the guest the mremap latency and
 page-table work of the series' scenarios on the base and patched kernels.
 
-Exit codes: 0 done, 1 a measured command failed, 64 usage
+The guest part (--only guest; both kernels must be built) boots base and
+patched in turns, max(10, N) times each, and prints per scenario each
+kernel's median with its 95 % interval, the patched/base ratio's, and a
+verdict (faster, slower, no significant difference), for the mremap()
+call and for the kernel's own time in move_page_tables() and its TLB
+flushes.  Environment: BENCH_GUEST_ROUNDS (moves per small scenario and
+boot, default 101), BENCH_GUEST_LARGE (large moves in MB, default
+"128 256"), BENCH_GUEST_LARGE_ROUNDS (default 3), BENCH_GUEST_SHIFT_KB
+(the exec stack shift with 5 MB of arguments, default 1024).
+
+Exit codes: 0 done, 1 a measured command failed (a kernel splat in a
+guest included), 64 usage
 EOF
 	exit "${1:-0}"
 }
@@ -424,32 +435,136 @@ for part in "$TOP"/scripts/dev/bench-*.sh; do
 done
 unset part
 
-bench_guest() {
-	local k
-	for k in base patched; do
-		[[ -x "$BUILD/kernel/$k/linux" ]] || {
-			echo "  ($k kernel not built: make kernel KERNEL=$k)"
-			continue
-		}
-		"$RUN" --no-build --kernel "$k" -- /tests/sandbox/mremap_bench 101 |
-			sed "s/^/$k /" >>"$MREMAP_TABLE"
-	done
+# The guest part (--only guest): is the series faster, and where?  base
+# and patched are booted in turns, base then patched, GUEST_BOOTS times
+# each (ABAB...: both see the same machine, pair by pair); each boot runs
+# mremap_bench: GUEST_ROUNDS moves of each small scenario, GUEST_LARGE_ROUNDS
+# of each large one (GUEST_LARGE: MB, mutually aligned 512 KB into a PMD
+# and not) and of the exec with 5 MB of arguments shifted by GUEST_SHIFT_KB.
+# A boot gives one value per scenario and metric, the median of its rounds;
+# build/host/bench-stats (scripts/dev/bench-stats.c) gives each kernel's
+# median of them with its 95 % interval, the patched/base ratio pair by pair
+# with its interval, and the verdict.  A kernel splat fails the run.
+readonly GUEST_ROUNDS="${BENCH_GUEST_ROUNDS:-101}"
+readonly GUEST_LARGE_ROUNDS="${BENCH_GUEST_LARGE_ROUNDS:-3}"
+readonly GUEST_LARGE="${BENCH_GUEST_LARGE-128 256}"
+readonly GUEST_SHIFT_KB="${BENCH_GUEST_SHIFT_KB:-1024}"
+readonly GUEST_METRICS="median_ns move_ns flush_ns walk_ns"
+STATS_TOOL="$BUILD/host/bench-stats"
+
+# build_stats: build/host/bench-stats from its source, when older.
+build_stats() {
+	local -r src="$TOP/scripts/dev/bench-stats.c"
+	[[ "$STATS_TOOL" -nt "$src" ]] && return
+	mkdir -p "${STATS_TOOL%/*}"
+	cc -O2 -Wall -Wextra -o "$STATS_TOOL" "$src" -lm ||
+		{ echo "$SELF: cannot build ${src#"$TOP"/}: see the compiler's message above" >&2; return 1; }
 }
 
+bench_guest() {
+	local -r boots=$((runs > 10 ? runs : 10)) raw="$OUT/guest-raw"
+	local -a bench_args=()
+	local i k mb rc
+	for k in base patched; do
+		[[ -x "$BUILD/kernel/$k/linux" ]] || {
+			echo "$SELF: the $k kernel is not built: the guest part compares base and patched" >&2
+			echo "$SELF: build it first: make all KERNEL=$k" >&2
+			return 1
+		}
+	done
+	build_stats
+	for mb in $GUEST_LARGE; do bench_args+=(-L "$mb"); done
+	bench_args+=(-r "$GUEST_LARGE_ROUNDS" -x "$GUEST_SHIFT_KB" "$GUEST_ROUNDS")
+	rm -rf "$raw"
+	mkdir -p "$raw"
+	echo "  guest: $boots boots of base and of patched in turns, mremap_bench ${bench_args[*]}"
+	for ((i = 0; i < boots; i++)); do
+		for k in base patched; do
+			rc=0
+			"$RUN" --no-build --kernel "$k" -t 900 -- /tests/sandbox/mremap_bench "${bench_args[@]}" \
+				>"$raw/$k-$i.out" 2>&1 || rc=$?
+			if [[ $rc -ne 0 ]]; then
+				tail -n 20 "$raw/$k-$i.out" >&2
+				echo "$SELF: mremap_bench failed on $k, boot $((i + 1)) (run-uml.sh status $rc: 121 a kernel splat, 124 a timeout)" >&2
+				echo "$SELF: its output: ${raw#"$TOP"/}/$k-$i.out" >&2
+				return 1
+			fi
+			tr -d '\r' <"$raw/$k-$i.out" | grep '^scenario ' | sed "s/^/$k $i /" >>"$MREMAP_TABLE"
+		done
+		printf '  boot pair %d of %d done\n' "$((i + 1))" "$boots"
+	done
+	# One sample per scenario, metric, kernel and boot (walk_ns: the
+	# kernel's time in move_page_tables() without its TLB flushes).
+	awk -v metrics="$GUEST_METRICS" '
+		BEGIN { n = split(metrics, m, " ") }
+		{ delete v; for (i = 5; i < NF; i += 2) v[$i] = $(i + 1)
+		  for (j = 1; j <= n; j++) print $4, m[j], $1, $2, v[m[j]] }' \
+		"$MREMAP_TABLE" >"$OUT/mremap-samples.txt"
+	"$STATS_TOOL" "$OUT/mremap-samples.txt" >"$OUT/mremap-stats.txt"
+}
+
+# mremap_markdown: the guest part's two tables, from mremap.txt (counts)
+# and mremap-stats.txt (bench-stats' lines).
 mremap_markdown() {
-	echo "| scenario | KB | base PTEs | base PMDs | base median ns | patched PTEs | patched PMDs | patched median ns |"
-	echo "|---|---|---|---|---|---|---|---|"
+	[[ -s "$OUT/mremap-stats.txt" ]] || return 0
 	awk '
-		{ k = $1; s = $3; len[s] = $5; ptes[k, s] = $7; pmds[k, s] = $9; med[k, s] = $11
-		  if (!(s in seen)) { seen[s] = 1; order[++n] = s } }
+		function us(ns) { return ns == "-" ? "-" : sprintf("%.0f", ns / 1000) }
+		function ci(lo, hi, f) { return lo == "-" ? "(no interval)" : sprintf("[" f " - " f "]", lo, hi) }
+		function ci_us(lo, hi) { return lo == "-" ? "(no interval)" : "[" us(lo) " - " us(hi) "]" }
+		function say(v) {
+			if (v == "faster") return "**faster** with the series"
+			if (v == "slower") return "**slower** with the series"
+			if (v == "no-difference") return "no significant difference"
+			if (v == "too-few-pairs") return "too few pairs"
+			return v
+		}
+		FNR == 1 { file++ }
+		file == 1 {
+			delete v; for (i = 5; i < NF; i += 2) v[$i] = $(i + 1)
+			s = $4; k = $1; len[s] = v["len_kb"]; c = v["ptes"] "/" v["pmds"]
+			if (!((k, s) in work)) work[k, s] = c
+			else if (work[k, s] != c) varies[k, s] = 1
+			next
+		}
+		{
+			s = $1; met = $2
+			if (!(s in seen)) { seen[s] = 1; order[++n] = s }
+			# SCEN MET a N MED LO HI b N MED LO HI ratio N MED LO HI VERDICT
+			am[s, met] = $5; alo[s, met] = $6; ahi[s, met] = $7
+			bm[s, met] = $10; blo[s, met] = $11; bhi[s, met] = $12
+			rm[s, met] = $15; rlo[s, met] = $16; rhi[s, met] = $17; vd[s, met] = $18
+			pairs[s] = $14
+		}
 		END {
+			print "mremap() as the program sees it: the median of the boots, each boot the median of its moves, in µs, with the 95 % interval of that median; the ratio patched/base boot pair by boot pair, its median and 95 % interval."
+			print ""
+			print "| scenario | KB | PTEs/PMDs base | PTEs/PMDs patched | base µs | patched µs | patched/base | verdict |"
+			print "|---|---|---|---|---|---|---|---|"
+			for (i = 1; i <= n; i++) {
+				s = order[i]; met = "median_ns"
+				wb = work["base", s] (varies["base", s] ? " (varies)" : "")
+				wp = work["patched", s] (varies["patched", s] ? " (varies)" : "")
+				printf "| %s | %s | %s | %s | %s %s | %s %s | %s %s | %s |\n", s, len[s], wb, wp,
+					us(am[s, met]), ci_us(alo[s, met], ahi[s, met]),
+					us(bm[s, met]), ci_us(blo[s, met], bhi[s, met]),
+					rm[s, met], ci(rlo[s, met], rhi[s, met], "%s"), say(vd[s, met])
+			}
+			print ""
+			print "The kernel'"'"'s own time (the sandbox'"'"'s debugfs counters): move_page_tables() in µs, the share of it spent in its TLB flushes (under UML, host munmap/mmap/mprotect calls), and the patched/base ratios of the whole and of the walk without the flushes."
+			print ""
+			print "| scenario | base µs (flushes) | patched µs (flushes) | move_page_tables() patched/base | verdict | walk without flushes patched/base | verdict |"
+			print "|---|---|---|---|---|---|---|"
 			for (i = 1; i <= n; i++) {
 				s = order[i]
-				printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s, len[s],
-					ptes["base", s], pmds["base", s], med["base", s],
-					ptes["patched", s], pmds["patched", s], med["patched", s]
+				fb = am[s, "move_ns"] > 0 ? sprintf("%.0f %%", 100 * am[s, "flush_ns"] / am[s, "move_ns"]) : "-"
+				fp = bm[s, "move_ns"] > 0 ? sprintf("%.0f %%", 100 * bm[s, "flush_ns"] / bm[s, "move_ns"]) : "-"
+				printf "| %s | %s (%s) | %s (%s) | %s %s | %s | %s %s | %s |\n", s,
+					us(am[s, "move_ns"]), fb, us(bm[s, "move_ns"]), fp,
+					rm[s, "move_ns"], ci(rlo[s, "move_ns"], rhi[s, "move_ns"], "%s"), say(vd[s, "move_ns"]),
+					rm[s, "walk_ns"], ci(rlo[s, "walk_ns"], rhi[s, "walk_ns"], "%s"), say(vd[s, "walk_ns"])
 			}
-		}' "$MREMAP_TABLE"
+			printf "\n%s boot pairs (base, then patched).\n", pairs[order[1]]
+		}' "$MREMAP_TABLE" "$OUT/mremap-stats.txt"
 }
 
 main() {
@@ -470,6 +585,7 @@ main() {
 	echo "Benchmark on $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(date -u +%Y-%m-%d):"
 	MREMAP_TABLE="$OUT/mremap.txt"
 	: >"$MREMAP_TABLE"
+	: >"$OUT/mremap-stats.txt"
 	if [[ -n "$only" ]]; then
 		declare -F "bench_$only" >/dev/null || usage 64 >&2
 		"bench_$only"
@@ -499,7 +615,7 @@ main() {
 		local IFS=,
 		echo "${JSON[*]}"
 		echo "], \"mremap\": ["
-		awk '{ printf "%s{\"kernel\": \"%s\", \"scenario\": \"%s\", \"len_kb\": %s, \"ptes\": %s, \"pmds\": %s, \"median_ns\": %s, \"min_ns\": %s, \"max_ns\": %s}", (NR > 1 ? ",\n" : ""), $1, $3, $5, $7, $9, $11, $13, $15 }' "$MREMAP_TABLE"
+		[[ -s "$OUT/mremap-stats.txt" ]] && awk '{ printf "%s{\"scenario\": \"%s\", \"metric\": \"%s\", \"base\": {\"n\": %s, \"median\": \"%s\", \"lo\": \"%s\", \"hi\": \"%s\"}, \"patched\": {\"n\": %s, \"median\": \"%s\", \"lo\": \"%s\", \"hi\": \"%s\"}, \"ratio\": {\"pairs\": %s, \"median\": \"%s\", \"lo\": \"%s\", \"hi\": \"%s\"}, \"verdict\": \"%s\"}", (NR > 1 ? ",\n" : ""), $1, $2, $4, $5, $6, $7, $9, $10, $11, $12, $14, $15, $16, $17, $18 }' "$OUT/mremap-stats.txt"
 		echo "]}"
 	} >"$OUT/bench.json"
 	echo
