@@ -298,14 +298,19 @@ host-tools: $(HOST_TOOLS)
 
 HOST_CFLAGS := -O2 -Wall -Wextra
 
-# Each tool's source sits in the folder of its stage.
-vpath %.c $(TOP)/scripts/build $(TOP)/scripts/run $(TOP)/scripts/report
-$(BUILD)/host/%: %.c
+# The one rule of every host tool, with one set of flags: its source
+# sits in the folder of its stage; a tool of several files names the
+# others in HOSTSRCS_tool, its libraries in HOSTLDLIBS_tool.
+vpath %.c $(TOP)/scripts/build $(TOP)/scripts/run $(TOP)/scripts/report $(TOP)/scripts/dev
+$(BUILD)/host/%: %.c $(TOP)/scripts/include/host-util.h
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $(@F)"
-	$(Q)$(or $(HOSTCC),cc) $(HOST_CFLAGS) -o $@ $< $(HOSTLDLIBS_$(@F))
+	$(Q)$(or $(HOSTCC),cc) $(HOST_CFLAGS) -o $@ $< $(HOSTSRCS_$(@F)) $(HOSTLDLIBS_$(@F))
 
+HOSTSRCS_stale := $(wildcard $(TOP)/scripts/build/stale-*.c)
+$(BUILD)/host/stale: $(HOSTSRCS_stale) $(wildcard $(TOP)/scripts/build/stale*.h)
 HOSTLDLIBS_stale := -pthread
+HOSTLDLIBS_bench-stats := -lm
 
 # Both look for the same splat markers.
 $(BUILD)/host/splat-class $(BUILD)/host/uml-launch: $(TOP)/scripts/run/splat-markers.h

@@ -452,13 +452,10 @@ readonly GUEST_SHIFT_KB="${BENCH_GUEST_SHIFT_KB:-1024}"
 readonly GUEST_METRICS="median_ns move_ns flush_ns walk_ns"
 STATS_TOOL="$BUILD/host/bench-stats"
 
-# build_stats: build/host/bench-stats from its source, when older.
+# build_stats: build/host/bench-stats by make's one rule of the host tools.
 build_stats() {
-	local -r src="$TOP/scripts/dev/bench-stats.c"
-	[[ "$STATS_TOOL" -nt "$src" ]] && return
-	mkdir -p "${STATS_TOOL%/*}"
-	cc -O2 -Wall -Wextra -o "$STATS_TOOL" "$src" -lm ||
-		{ echo "$SELF: cannot build ${src#"$TOP"/}: see the compiler's message above" >&2; return 1; }
+	make -s -C "$TOP" O="$BUILD" "$STATS_TOOL" ||
+		{ echo "$SELF: cannot build scripts/dev/bench-stats.c: see the compiler's message above" >&2; return 1; }
 }
 
 bench_guest() {

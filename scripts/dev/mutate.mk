@@ -12,12 +12,8 @@ MUTATE_ARGS := $(if $(filter command line,$(origin FILE)),--file $(FILE)) \
 	$(if $(filter command line,$(origin FUNC)),--func $(FUNC)) \
 	$(if $(filter command line,$(origin SHARD)),--shard $(SHARD))
 
-# Its generator is a host tool of its own stage (scripts/dev), built like
-# the others: the top-level pattern rule looks elsewhere.
-$(BUILD)/host/mutate: $(TOP)/scripts/dev/mutate.c
-	@mkdir -p $(@D)
-	@echo "  HOSTCC  $(@F)"
-	$(Q)$(or $(HOSTCC),cc) $(HOST_CFLAGS) -o $@ $<
+# Its generator is a host tool of its own stage (scripts/dev), built by
+# the top-level Makefile's one rule of the host tools.
 
 PHONY += mutate mutate-list
 mutate: source $(BUILD)/host/mutate
