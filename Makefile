@@ -120,7 +120,7 @@ UPTODATE_OFF := $(LINUX_SRC)$(FRAGMENTS)
 
 PHONY += all
 all:
-ifneq ($(SANDBOX_LIST_TESTS),)
+ifneq ($(_SANDBOX_LIST_TESTS),)
 	@:
 else ifeq ($(UPTODATE_OFF),)
 	$(Q)$(BUILD)/host/stale $(if $(filter 1,$(KBUILD_VERBOSE)),-v) $(STALE_WALK) $(UPTODATE) 2>/dev/null; \
@@ -159,13 +159,13 @@ BUILD_LOCKED := $(TOP)/scripts/build/with-lock.sh $(BUILD)
 # failure fails the build.  The last stamp stays until the new one
 # replaces it: it is older than the change that started this build, so it
 # still says stale, and its watcher lists the kernel's changes
-# (SANDBOX_STALE_ASK, scripts/build/kernel.sh).
+# (_SANDBOX_STALE_ASK, scripts/build/kernel.sh).
 PHONY += build-all
 build-all:
 	$(Q)mkdir -p $(BUILD) && { printf 'watch %s\n' $(UPTODATE_WATCH); \
 		printf 'need %s\n' $(UPTODATE_NEED); } >$(UPTODATE).next
 	$(Q)$(MAKE) host-tools source
-	$(Q)export SANDBOX_SOURCE_DONE=1; $(call beside,kernel,rootfs)
+	$(Q)export _SANDBOX_SOURCE_DONE=1; $(call beside,kernel,rootfs)
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE).next,mv -f $(UPTODATE).next $(UPTODATE))
 	$(Q)$(if $(UPTODATE_OFF)$(STALE_WALK),,$(BUILD)/host/stale -d $(UPTODATE); true)
 
@@ -203,6 +203,8 @@ help:
 	@echo '                          tests matching pattern (e.g. T=mremap)'
 	@echo '  check-ab              - the series/* tests must fail on KERNEL=base'
 	@echo '  check-quick-build     - the quick rebuild of an edit against kbuild itself (base tree)'
+	@echo '  check SHARD=name      - one shard of make check, alone (a CI job)'
+	@echo '  check-shards          - the shards: name, the kernels each builds, its time'
 	@echo '  check-host            - only the host tests of the tooling'
 	@echo '  check-hard            - hardening: real crashes in the guest (lkdtm, hung task,'
 	@echo '                          soft lockup, OOM kill) fail the run with their class'
@@ -213,8 +215,11 @@ help:
 	@echo '  lint                  - W=1 and sparse on the series (what it adds), checkpatch,'
 	@echo '                          shellcheck, -Werror on our C, pyflakes (in make check)'
 	@echo '  mutants               - broken variants of the series must fail the suite (M=name)'
+	@echo '  mutate                - mutants generated from the series'"'"' diff, each one'"'"'s'
+	@echo '                          killing test (FILE= LINE= FUNC= SHARD=k/N)'
 	@echo '  stress                - randomized exec stack shifts, base must warn, patched not'
 	@echo '  fuzz                  - the mremap fuzzer, long: SEED= N= OPS= (KERNEL=)'
+	@echo '  fuzz-host             - the host parsers'"'"' libFuzzer harnesses (FUZZ_TIME=s)'
 	@echo
 	@echo 'Measure:'
 	@echo '  coverage              - the suite on a GCOV kernel: the series'"'"' lines and branch'
@@ -271,13 +276,13 @@ reset-linux:
 	$(Q)CONFIRM=$(CONFIRM) $(TOP)/scripts/source/linux-tree.sh reset
 
 # --- config and build --------------------------------------------------------
-# build-all has run source once for the two (SANDBOX_SOURCE_DONE).
-SOURCE_FIRST := $(if $(SANDBOX_SOURCE_DONE),,source)
+# build-all has run source once for the two (_SANDBOX_SOURCE_DONE).
+SOURCE_FIRST := $(if $(_SANDBOX_SOURCE_DONE),,source)
 
 PHONY += kernel
 kernel: $(SOURCE_FIRST)
 	$(Q)$(if $(UPTODATE_OFF),rm -f $(UPTODATE))
-	$(Q)$(if $(UPTODATE_OFF)$(STALE_WALK),,SANDBOX_STALE_ASK=$(UPTODATE)) \
+	$(Q)$(if $(UPTODATE_OFF)$(STALE_WALK),,_SANDBOX_STALE_ASK=$(UPTODATE)) \
 		$(TOP)/scripts/build/kernel.sh build
 
 # --- guest -------------------------------------------------------------------
@@ -345,7 +350,7 @@ check:
 else ifeq ($(T),)
 ifeq ($(KERNEL),patched)
 check: all
-	$(Q)export SANDBOX_CHECK_ALL=1; $(call beside,check-host,check-ab check-upstream lint,check-suites)
+	$(Q)export _SANDBOX_CHECK_ALL=1; $(call beside,check-host,check-ab check-upstream lint,check-suites)
 	$(Q)$(call beside,check-quick-build,check-guest,check-guest)
 else
 check: all
@@ -368,10 +373,10 @@ beside = $(if $(3),log=$(BUILD)/logs/$(3).log; mkdir -p $(BUILD)/logs; \
 	wait $$bg || rc=$$?; $(if $(3),cat $$log;) exit $$rc
 
 # $(call run_test,ID,COMMAND): one test of make check, named ID.  With
-# SANDBOX_LIST_TESTS=FILE nothing runs and nothing is built: each test
+# _SANDBOX_LIST_TESTS=FILE nothing runs and nothing is built: each test
 # appends its ID to FILE instead (tests/host/test_shards.sh compares the
 # shards with make check, test by test, through the same recipes).
-run_test = $(if $(SANDBOX_LIST_TESTS),echo '$(strip $(1))$(run_test_mode)' >>'$(SANDBOX_LIST_TESTS)',$(2))
+run_test = $(if $(_SANDBOX_LIST_TESTS),echo '$(strip $(1))$(run_test_mode)' >>'$(_SANDBOX_LIST_TESTS)',$(2))
 # Host tools built with the sanitizers make the same scripts other tests.
 run_test_mode = $(if $(filter 1,$(SANDBOX_SANITIZE)), [SANDBOX_SANITIZE=1])
 # $(call host_test,SCRIPT[,ENV]): a host test script, run with ENV (and
@@ -382,7 +387,8 @@ host_test = $(call run_test,$(patsubst $(TOP)/%,%,$(1))$(if $(2), [$(strip $(2))
 # after them.  SHARD_SKIP: those a shard of their own runs (see SHARDS).
 HOST_TESTS = $(addprefix $(TOP)/tests/host/,test_preflight.sh test_linux_tree.sh \
 	test_coverage_report.sh run.sh test_gdb.sh test_confine.sh test_readonly_root.sh \
-	test_init.sh faults.sh bad_input.sh test_shards.sh) $(HOST_TESTS_EXTRA)
+	test_init.sh faults.sh bad_input.sh test_shards.sh test_reference.sh \
+	test_bench_stats.sh) $(HOST_TESTS_EXTRA)
 
 check-host: all
 	$(Q)$(call run_test,preflight check,$(PREFLIGHT) check)
@@ -422,7 +428,7 @@ check-quick-build:
 # there, upstream's own mremap selftests (built from its tree, so only now
 # on a fresh clone) on our two kernels, then the page-table work of every
 # scenario on base, patched and upstream: ours must equal upstream's.
-# Within make check (SANDBOX_CHECK_ALL), the patched kernel's suite that
+# Within make check (_SANDBOX_CHECK_ALL), the patched kernel's suite that
 # comes after, beside check-quick-build, runs upstream/ with the rest: not
 # here as well (23 s of one core).
 PHONY += check-upstream
@@ -433,7 +439,7 @@ check-upstream:
 	$(Q)$(call run_test,tests/host/test_fuzz.sh [patched upstream],KERNEL_A=patched \
 		KERNEL_B=upstream FUZZ_COUNTERS=equal $(TOP)/tests/host/test_fuzz.sh 'clean\|digests\|counters')
 	$(Q)$(MAKE) all KERNEL=base
-	$(Q)$(if $(SANDBOX_CHECK_ALL),,$(MAKE) check-guest KERNEL=patched T=upstream/)
+	$(Q)$(if $(_SANDBOX_CHECK_ALL),,$(MAKE) check-guest KERNEL=patched T=upstream/)
 	$(Q)$(MAKE) check-guest KERNEL=base T=upstream/
 	$(Q)$(call run_test,scripts/report/compare.sh,$(TOP)/scripts/report/compare.sh)
 
@@ -592,14 +598,14 @@ check-distcc: all
 	$(Q)$(call host_test,$(TOP)/tests/host/test_distcc.sh)
 
 # make check SHARD=name: one shard, as make check runs its part (the
-# guest suite on patched covers upstream/ there: SANDBOX_CHECK_ALL).  An
+# guest suite on patched covers upstream/ there: _SANDBOX_CHECK_ALL).  An
 # unknown name is a usage error (64) that lists the shards.
 shard_known = $(and $(filter 1,$(words $(SHARD))),$(filter $(SHARD),$(SHARDS)))
 run_shard = $(if $(T),echo "make: error: SHARD and T exclude each other: T= is the loop and SHARD= a part of make check" >&2; exit 64;) \
 	$(if $(filter-out patched,$(KERNEL)),echo "make: error: make check SHARD= runs the shards of make check on its own kernels: drop KERNEL=$(KERNEL)" >&2; exit 64;) \
 	$(if $(shard_known), \
 		echo "  SHARD   $(SHARD): $(shard_$(SHARD))"; \
-		export SANDBOX_CHECK_ALL=1; $(MAKE) SHARD= SHARD_SKIP='$(SHARD_OWN_TESTS)' $(shard_$(SHARD)), \
+		export _SANDBOX_CHECK_ALL=1; $(MAKE) SHARD= SHARD_SKIP='$(SHARD_OWN_TESTS)' $(shard_$(SHARD)), \
 		{ echo "make: error: SHARD='$(subst ',,$(SHARD))' is not a shard of make check; the shards are:"; \
 		  $(MAKE) -s check-shards SHARD=; } >&2; exit 64)
 

@@ -14,7 +14,7 @@ die() {
 		printf '  %s\n' "$line" >&2
 	done
 	# Whatever failed, a full disk is the likelier cause, and the one to fix.
-	SANDBOX_EXPLAINED=1
+	_SANDBOX_EXPLAINED=1
 	if [[ "$code" != "${E_USAGE:-64}" ]] && explain_disk_full; then
 		exit "$E_NOSPACE"
 	fi
@@ -29,7 +29,7 @@ explain_failures() {
 
 explain_failed_exit() {
 	local -r rc=$?
-	[[ $rc -eq 0 || $rc -eq ${E_USAGE:-64} || $rc -ge 128 || -n "${SANDBOX_EXPLAINED:-}" ]] &&
+	[[ $rc -eq 0 || $rc -eq ${E_USAGE:-64} || $rc -ge 128 || -n "${_SANDBOX_EXPLAINED:-}" ]] &&
 		return "$rc"
 	explain_disk_full && exit "$E_NOSPACE"
 	return "$rc"
@@ -60,7 +60,7 @@ explain_disk_full() {
 # same files.  A second one waits, and says so.
 hold_lock() {
 	local -r dir="$1"
-	case ":${SANDBOX_LOCKS:-}:" in
+	case ":${_SANDBOX_LOCKS:-}:" in
 	*":$dir:"*) return 0 ;;
 	esac
 	exec {LOCK_FD}<"$dir"
@@ -69,7 +69,7 @@ hold_lock() {
 			"$SELF" "$dir" >&2
 		flock "$LOCK_FD"
 	fi
-	export SANDBOX_LOCKS="${SANDBOX_LOCKS:-}:$dir"
+	export _SANDBOX_LOCKS="${_SANDBOX_LOCKS:-}:$dir"
 }
 
 # read_line FILE: the first line of FILE in REPLY (empty when there is no
@@ -159,7 +159,7 @@ resolve_kernel() {
 			make -s -C "$TOP" all KERNEL="$kernel" BUILD="$BUILD" || {
 				# A missing tool: make printed preflight's list; the
 				# setup code tells it from a failed build.
-				SANDBOX_PREFLIGHT_HINTS=0 "$TOP/scripts/build/preflight.sh" build \
+				_SANDBOX_PREFLIGHT_HINTS=0 "$TOP/scripts/build/preflight.sh" build \
 					2>/dev/null || exit 78
 				die "$E_BUILD" "building the $kernel kernel failed (see above)"
 			}

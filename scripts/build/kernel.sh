@@ -296,7 +296,7 @@ build_stale() {
 	# make all's watcher, when make names its stamp, lists the changes
 	# in ~10 ms instead of the ~0.2 s walk (else the walk lists them).
 	# The list is read only after stale said 0 (complete).
-	"$BUILD/host/stale" -l ${SANDBOX_STALE_ASK:+-a "$SANDBOX_STALE_ASK"} "$STAMP" \
+	"$BUILD/host/stale" -l ${_SANDBOX_STALE_ASK:+-a "$_SANDBOX_STALE_ASK"} "$STAMP" \
 		>"$CHANGED" 2>/dev/null || rc=$?
 	case "$rc" in
 	0) return 0 ;;
@@ -353,7 +353,7 @@ record_kbuild_env() {
 	# make's warning that kbuild's rule for the goal overrides ours (6.2
 	# and later, see kbuild-env.mk) goes to the log with the rest.
 	MAKEFLAGS='' MAKEFILES="$TOP/scripts/build/kbuild-env.mk" make -s -C "$KDIR" \
-		"${kargs[@]}" SANDBOX_ENV_OUT="$KENV.next" sandbox-env 2>"$KDIR/.sandbox-kbuild-env.log" &&
+		"${kargs[@]}" _SANDBOX_ENV_OUT="$KENV.next" sandbox-env 2>"$KDIR/.sandbox-kbuild-env.log" &&
 		mv -f "$KENV.next" "$KENV"
 }
 

@@ -121,7 +121,7 @@ main() {
 	packages) printf '%s\n' "${pkgs[*]}"; return 0 ;;
 	install) install_command "${pkgs[@]}"; return 0 ;;
 	esac
-	if [[ ${#hints[@]} -gt 0 && "${SANDBOX_PREFLIGHT_HINTS:-1}" != 0 ]]; then
+	if [[ ${#hints[@]} -gt 0 && "${_SANDBOX_PREFLIGHT_HINTS:-1}" != 0 ]]; then
 		printf '%s\n' "${hints[@]}" >&2
 	fi
 	[[ ${#lines[@]} -eq 0 ]] && return 0

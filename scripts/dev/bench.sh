@@ -226,8 +226,8 @@ bench_kernel_checks() {
 	local -r ask="$BUILD/.uptodate-patched"
 	for ((i = 0; i < runs; i++)); do
 		old_t+=("$(time_cmd env BUILD="$BUILD" SRC="$TOP/linux" KDIR="$BUILD/kernel/patched" \
-			SANDBOX_STALE_ASK="$ask" "$old" build)")
-		new_t+=("$(SANDBOX_STALE_ASK="$ask" time_cmd "$TOP/scripts/build/kernel.sh" build)")
+			_SANDBOX_STALE_ASK="$ask" "$old" build)")
+		new_t+=("$(_SANDBOX_STALE_ASK="$ask" time_cmd "$TOP/scripts/build/kernel.sh" build)")
 	done
 	record kernel_checks "  scripts/build/kernel.sh build, nothing to do" "${new_t[@]}"
 	record kernel_checks_old "  scripts/build/kernel.sh build, nothing to do, before it started fewer programs" \

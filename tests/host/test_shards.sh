@@ -4,7 +4,7 @@
 #
 # Usage: tests/host/test_shards.sh [PATTERN]
 # Prints KTAP.  Nothing is built and no guest boots: make check and each
-# shard run with SANDBOX_LIST_TESTS=FILE, in which mode every test of the
+# shard run with _SANDBOX_LIST_TESTS=FILE, in which mode every test of the
 # Makefile's recipes appends its ID (script, arguments, kernel) to FILE
 # instead of running (the Makefile's run_test).  The IDs come from the
 # recipes make really walks, so a test added to check-host (a fragment's
@@ -15,7 +15,7 @@ TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
-readonly WORKFLOW="${SANDBOX_WORKFLOW:-$TOP/.github/workflows/check.yml}"
+readonly WORKFLOW="${_SANDBOX_WORKFLOW:-$TOP/.github/workflows/check.yml}"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-shards.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
@@ -27,10 +27,10 @@ list_tests() {
 	shift
 	local rc=0
 	: >"$out.raw"
-	make -s -C "$TOP" "$@" SANDBOX_LIST_TESTS="$out.raw" >"$out.log" 2>&1 || rc=$?
+	make -s -C "$TOP" "$@" _SANDBOX_LIST_TESTS="$out.raw" >"$out.log" 2>&1 || rc=$?
 	if [[ $rc -ne 0 ]]; then
 		sed 's/^/#   /' "$out.log" | tail -n 20
-		fail "make $* SANDBOX_LIST_TESTS=...: exit status $rc"
+		fail "make $* _SANDBOX_LIST_TESTS=...: exit status $rc"
 		return
 	fi
 	sort "$out.raw" >"$out"
@@ -48,7 +48,7 @@ test_every_test_once() {
 	local -a shards
 	local s
 	list_tests "$scratch/check" check || return
-	[[ -s "$scratch/check" ]] || { fail "make check names no test: SANDBOX_LIST_TESTS is not honoured"; return; }
+	[[ -s "$scratch/check" ]] || { fail "make check names no test: _SANDBOX_LIST_TESTS is not honoured"; return; }
 	diag "make check: $(wc -l <"$scratch/check") tests"
 	mapfile -t shards < <(shard_names)
 	[[ ${#shards[@]} -gt 1 ]] || { fail "make check-shards lists ${#shards[@]} shard(s)"; return; }
