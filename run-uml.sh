@@ -33,10 +33,6 @@ readonly TOP
 source "$TOP/scripts/lib.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly ROOTFS="$BUILD/rootfs"
-
-# Exit codes of our own; anything else is the guest command's status.
-readonly E_USAGE=64 E_BUILD=70 E_NOTEST=72 E_SPLAT=121 E_KILLED=122 E_FLOOD=123 E_TIMEOUT=124 \
-	E_DIED=125
 # The guest's results line (ttyS1) is this fd of the kernel; the host keeps
 # at most RESULTS_MAX bytes of it (the KTAP of the whole suite is ~100 KB).
 readonly RESULTS_FD=4 RESULTS_MAX=$((16 << 20))
@@ -94,7 +90,7 @@ Exit codes:
   0-255  the guest command's exit status (127: command not found), except:
   $E_USAGE     bad usage (unknown option, missing or malformed value)
   $E_BUILD     the build failed     $E_NOTEST     no guest test matches the --test pattern
-  $E_NOSPACE     the disk is full     78     a host package is missing (named, with
+  $E_NOSPACE     the disk is full     $E_SETUP     a host package is missing (named, with
                the command that installs it: scripts/build/preflight.sh)
   $E_SPLAT    a kernel splat in the console, its class printed: WARNING, BUG,
                exception, panic, hung task, soft lockup, RCU stall, OOM kill,

@@ -6,7 +6,10 @@
 # where one fits; 121-125 are run-uml.sh's own, above what a guest command
 # usually returns; a guest command's own status passes through run-uml.sh
 # and may be any of them.  docs/reference.md lists every one
-# (tests/host/test_reference.sh checks both ways).
+# (tests/host/test_reference.sh checks both ways).  A script sources it
+# once, through scripts/lib.sh or (run before anything else, as
+# preflight.sh) directly; a second time it has nothing to do.
+[[ -z "${E_USAGE:-}" ]] || return 0
 
 # shellcheck disable=SC2034 # the table: each script uses the codes it needs
 readonly \
@@ -20,7 +23,7 @@ readonly \
 	E_SERIES=71 \
 	E_NOTEST=72 \
 	E_NOSPACE=73 \
-	E_LOST=75 \
+	E_TEMPFAIL=75 \
 	E_NOGUEST=76 \
 	E_SETUP=78 \
 	E_SPLAT=121 \
@@ -32,15 +35,17 @@ readonly \
 # 65  linux/ holds work that re-applying patches/ would lose
 # 66  a patch does not apply (linux/ is left as it was)
 # 67  a download failed, or the package is corrupt
-# 68  LINUX_SRC is not a kernel tree
+# 68  LINUX_SRC (or linux/) is not a kernel tree, or not the sandbox's import
 # 69  an option of the Kconfig fragments did not survive Kconfig
 # 70  the build failed
 # 71  a series file names a patch that does not exist
 # 72  no guest test matches the --test pattern (T=)
 # 73  the disk is full
-# 75  make coverage: a boot wrote no coverage data (try again)
+# 75  a temporary failure, run the same command again: make coverage's boot
+#     wrote no coverage data, or another make mutate holds build/mutate
 # 76  no running guest to attach to (gdb-uml.sh --attach)
-# 78  the machine lacks a package, or cannot be prepared (.ci/run)
+# 78  the machine lacks a package or a setting (ptrace for gdb-uml.sh
+#     --attach), or cannot be prepared (.ci/run)
 # 121 a kernel splat, or the host's resources ran out under the guest
 # 122 the kernel process died of a signal on the host
 # 123 the guest's console passed SANDBOX_LOG_LIMIT and was cut

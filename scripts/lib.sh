@@ -2,6 +2,10 @@
 # Shared helpers of the host scripts (sourced, not run); they set SELF.
 # shellcheck shell=bash
 
+# The exit codes (E_USAGE, ...): one table, beside this file.
+# shellcheck source=scripts/exit-codes.sh
+source "${BASH_SOURCE[0]%/*}/exit-codes.sh"
+
 # die CODE MESSAGE [HINT...]: the error on stderr, each hint indented below
 # it (what to do about it), then exit with CODE.
 die() {
@@ -15,7 +19,7 @@ die() {
 	done
 	# Whatever failed, a full disk is the likelier cause, and the one to fix.
 	_SANDBOX_EXPLAINED=1
-	if [[ "$code" != "${E_USAGE:-64}" ]] && explain_disk_full; then
+	if [[ "$code" != "$E_USAGE" ]] && explain_disk_full; then
 		exit "$E_NOSPACE"
 	fi
 	exit "$code"
@@ -29,14 +33,11 @@ explain_failures() {
 
 explain_failed_exit() {
 	local -r rc=$?
-	[[ $rc -eq 0 || $rc -eq ${E_USAGE:-64} || $rc -ge 128 || -n "${_SANDBOX_EXPLAINED:-}" ]] &&
+	[[ $rc -eq 0 || $rc -eq $E_USAGE || $rc -ge 128 || -n "${_SANDBOX_EXPLAINED:-}" ]] &&
 		return "$rc"
 	explain_disk_full && exit "$E_NOSPACE"
 	return "$rc"
 }
-
-# Exit code of every host script when the disk is full (see README).
-readonly E_NOSPACE=73
 
 # explain_disk_full: when the file system of build/ (BUILD) or of the tree
 # holds less than 8 MB, say so on stderr and return true.
@@ -123,7 +124,7 @@ cpu_count() {
 	REPLY="$n"
 }
 
-# usage_error MESSAGE: a bad command line; exits with the caller's E_USAGE.
+# usage_error MESSAGE: a bad command line; exits with E_USAGE.
 usage_error() {
 	printf "%s: error: %s (see '%s --help')\n" "$SELF" "$1" "$SELF" >&2
 	exit "$E_USAGE"
@@ -160,7 +161,7 @@ resolve_kernel() {
 				# A missing tool: make printed preflight's list; the
 				# setup code tells it from a failed build.
 				_SANDBOX_PREFLIGHT_HINTS=0 "$TOP/scripts/build/preflight.sh" build \
-					2>/dev/null || exit 78
+					2>/dev/null || exit "$E_SETUP"
 				die "$E_BUILD" "building the $kernel kernel failed (see above)"
 			}
 		fi

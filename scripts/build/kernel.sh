@@ -19,7 +19,6 @@ readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 readonly FRAGMENT="$TOP/config/sandbox.config"
-readonly E_USAGE=64 E_CONFIG=69 E_BUILD=70
 
 usage() {
 	cat <<EOF
@@ -48,7 +47,9 @@ Environment:
   DISTCC_HOSTS     distcc's own: compile on these hosts, behind ccache
                    (CCACHE_PREFIX=distcc); a fallback to this machine is one line
 
-Exit codes: 0 ok, $E_USAGE usage, $E_CONFIG configuration, $E_BUILD build failed
+Exit codes: 0 ok, $E_USAGE usage, $E_SRC SRC is not a kernel tree, $E_CONFIG an
+option of the fragments did not survive Kconfig, $E_BUILD the build failed,
+$E_NOSPACE the disk is full, $E_SETUP the linker is not installed
 EOF
 	exit "${1:-0}"
 }
@@ -617,9 +618,9 @@ build_failed() {
 
 cmd_build() {
 	[[ -f "$SRC/Makefile" && -d "$SRC/arch/um" ]] ||
-		die "$E_USAGE" "$SRC is not a kernel source tree" "run 'make source' first"
+		die "$E_SRC" "$SRC is not a kernel source tree" "run 'make source' first"
 	command -v "$KLD" >/dev/null 2>&1 ||
-		die "$E_BUILD" "the linker $KLD is not installed" \
+		die "$E_SETUP" "the linker $KLD is not installed" \
 			"install it: apt-get install lld (or build with SANDBOX_LD=ld, binutils' ld)"
 	mkdir -p "$KDIR"
 	# Two builds into one directory would corrupt it: one waits.

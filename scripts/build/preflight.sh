@@ -14,7 +14,9 @@ case "$0" in
 esac
 readonly TOP
 readonly LIST="${SANDBOX_PACKAGES_LIST:-$TOP/scripts/packages.list}"
-readonly E_USAGE=64 E_SETUP=78
+# The exit codes alone: nothing else of scripts/lib.sh is needed this early.
+# shellcheck source=scripts/exit-codes.sh
+source "$TOP/scripts/exit-codes.sh"
 
 usage() {
 	cat <<EOF

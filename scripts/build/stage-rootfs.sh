@@ -15,7 +15,6 @@ readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
 readonly DL="${DL:-$TOP/build/dl}"
-readonly E_USAGE=64 E_FETCH=67 E_BUILD=70
 
 # Debian's busybox-static, fetched without root like the kernel source.
 # The first busybox-static package in the download directory, if any.

@@ -13,7 +13,6 @@ TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
-readonly E_USAGE=64
 
 main() {
 	[[ $# -ge 2 && -d "$1" ]] ||

@@ -23,7 +23,6 @@ source "$TOP/scripts/lib.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly LINUX="${LINUX:-$TOP/linux}"
 readonly PATCHES="${PATCHES:-$TOP/patches}"
-readonly E_USAGE=64 E_SETUP=78
 readonly KINDS="series checkpatch shell c python"
 # Plain ASCII messages, the same on every machine: they are compared.
 export LC_ALL=C

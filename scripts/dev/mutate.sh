@@ -32,7 +32,6 @@ readonly TOOL="$BUILD/host/mutate"
 readonly EXCEPTIONS="$TOP/tests/mutants/equivalent"
 # The diff of the series: the run's own, or a list's (a temporary file).
 DIFF="$OUT/series.diff"
-readonly E_USAGE=64 E_INPUT=66 E_STATE=69 E_BUILD=70 E_GUEST=71
 # The guests boot from a private copy of the staged root (made at the
 # start of a run): another make or test may change build/rootfs meanwhile.
 readonly GUEST_BUILD="$OUT/guest-build"
@@ -74,10 +73,12 @@ Environment:
 
 Exit codes: 0 every mutant killed, equivalent, stillborn or justified (or
 nothing to mutate), 1 a survivor not justified in tests/mutants/equivalent,
-$E_USAGE usage, $E_INPUT no linux/ or no series-base, $E_STATE another run
-holds build/mutate, $E_BUILD the unmutated kernel does not build, $E_GUEST a
-guest could not run the tests (run-uml.sh's usage, build, no-test, disk or
-package errors: nothing is counted)
+$E_USAGE usage, $E_SRC no linux/ or no series-base, $E_BUILD the unmutated
+kernel does not build, $E_TEMPFAIL another run holds build/mutate (try again
+later).  A guest that could not run the tests stops the run, nothing
+counted, with run-uml.sh's own code: $E_USAGE (a bad MUTATE_TESTS), $E_BUILD (no
+guest root), $E_NOTEST (no such test), $E_NOSPACE (disk full), $E_SETUP (a
+missing package), 130/143 (interrupted)
 EOF
 	exit "${1:-0}"
 }
@@ -166,9 +167,10 @@ run_guest_tests() {
 	STATUS='' KILLER=''
 	[[ $rc -eq 0 ]] && return 0
 	case $rc in
-	64 | 70 | 72 | 73 | 78 | 130 | 143)
+	"$E_USAGE" | "$E_BUILD" | "$E_NOTEST" | "$E_NOSPACE" | "$E_SETUP" | 130 | 143)
 		tail -n 5 "$OUT/guest.log" >&2
-		die "$E_GUEST" "run-uml.sh could not test the mutant (exit $rc): see ${OUT#"$TOP"/}/guest.log" \
+		# Its code, whose meaning is the same here (the one table).
+		die "$rc" "run-uml.sh could not test the mutant (exit $rc): see ${OUT#"$TOP"/}/guest.log" \
 			"the guest root or the tests are not as make rootfs stages them; run make rootfs"
 		;;
 	esac
@@ -265,9 +267,9 @@ run_mutant() {
 # nothing to mutate.
 series_diff() {
 	[[ -d "$LINUX/.git" ]] ||
-		die "$E_INPUT" "no kernel tree in linux/" "run make source (or make) first"
+		die "$E_SRC" "no kernel tree in linux/" "run make source (or make) first"
 	git -C "$LINUX" rev-parse -q --verify series-base >/dev/null ||
-		die "$E_INPUT" "linux/ has no tag series-base: it is not the sandbox's import" \
+		die "$E_SRC" "linux/ has no tag series-base: it is not the sandbox's import" \
 			"make source imports it; make linux-status says what linux/ is"
 	mkdir -p "$OUT"
 	git -C "$LINUX" diff -U0 series-base..HEAD -- '*.c' '*.h' ':(exclude)tools/' >"$DIFF"
@@ -351,7 +353,7 @@ cmd_run() {
 		return 0
 	fi
 	exec {lock}>"$OUT/.lock"
-	flock -n "$lock" || die "$E_STATE" "another make mutate is running in ${OUT#"$TOP"/}" \
+	flock -n "$lock" || die "$E_TEMPFAIL" "another make mutate is running in ${OUT#"$TOP"/}" \
 		"wait for it, or use another BUILD="
 	trap 'restore_tree' EXIT
 	trap 'restore_tree; exit 130' INT

@@ -14,7 +14,7 @@ readonly SELF="${0##*/}"
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 # GDB and the Python of the kernel's gdb scripts, before anything else
-# (78, and the install command, when one is missing).
+# (E_SETUP, 78, and the install command, when one is missing).
 "$TOP/scripts/build/preflight.sh" gdb || exit
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
@@ -23,9 +23,6 @@ readonly ROOTFS="$BUILD/rootfs"
 readonly GDBINIT="$TOP/gdbinit"
 # As run-uml.sh: the guest's results line is the kernel's fd 4, bounded.
 readonly RESULTS_MAX=$((16 << 20))
-
-# Exit codes of our own, as run-uml.sh's; anything else is GDB's or the guest's.
-readonly E_USAGE=64 E_BUILD=70 E_NOGUEST=69 E_TIMEOUT=124
 
 usage() {
 	cat <<EOF
@@ -75,7 +72,8 @@ Exit codes:
   start     the guest command's status when it reported one, else GDB's
   --batch   the script's verdict (see above)
   --attach  GDB's status
-  and: $E_USAGE bad usage, $E_NOGUEST no such running guest, $E_BUILD the build failed,
+  and: $E_USAGE bad usage, $E_BUILD the build failed, $E_NOGUEST no such running
+       guest (--attach), $E_SETUP no GDB, or attaching needs ptrace rights,
        $E_TIMEOUT --batch timed out
 
 Logs: build/logs/<date>-<id>.log holds the GDB command line and the kernel's
@@ -141,7 +139,7 @@ parse_args() {
 		usage_error "--attach and a command exclude each other: the guest is already running"
 	fi
 	command -v "$gdb_bin" >/dev/null ||
-		die "$E_USAGE" "no '$gdb_bin' found" "install it: apt-get install gdb (or set GDB=)"
+		die "$E_SETUP" "no '$gdb_bin' found" "install it: apt-get install gdb (or set GDB=)"
 }
 
 # --- build ----------------------------------------------------------------------
@@ -254,7 +252,7 @@ check_ptrace() {
 	local scope
 	scope="$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo 0)"
 	if [[ "$scope" -ge 1 && "$(id -u)" -ne 0 ]]; then
-		die "$E_USAGE" "attaching needs ptrace rights (kernel.yama.ptrace_scope=$scope)" \
+		die "$E_SETUP" "attaching needs ptrace rights (kernel.yama.ptrace_scope=$scope)" \
 			"run as root, or: sudo sysctl kernel.yama.ptrace_scope=0" \
 			"or start the guest under GDB instead: $SELF -- CMD"
 	fi
@@ -326,7 +324,8 @@ run_attach() {
 	else
 		"${gdb_cmd[@]}" || rc=$?
 	fi
-	if [[ -n "$batch" && $rc -eq 124 ]]; then
+	# timeout(1)'s own status for a timeout is the table's E_TIMEOUT.
+	if [[ -n "$batch" && $rc -eq $E_TIMEOUT ]]; then
 		printf '%s: error: the GDB script did not finish within %s s\n' "$SELF" "$timeout" >&2
 	fi
 	return "$rc"
@@ -403,7 +402,7 @@ run_start() {
 		TMPDIR="$tmp" "${limit[@]}" "${gdb_cmd[@]}" </dev/null 3>>"$log" \
 			4>&"$res_fd" {res_fd}>&- || rc=$?
 		exec {res_fd}>&-
-		if [[ "$timeout" -gt 0 && $rc -eq 124 ]]; then
+		if [[ "$timeout" -gt 0 && $rc -eq $E_TIMEOUT ]]; then
 			printf '%s: error: the GDB script did not finish within %s s\n' \
 				"$SELF" "$timeout" >&2
 			printf '  log: %s (raise the limit with --timeout)\n' "${log#"$TOP"/}" >&2

@@ -15,9 +15,10 @@ TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly KERNELS=(base patched upstream)
-readonly E_USAGE=64 E_BUILD=70 E_DIFF=1
 # shellcheck source=scripts/lib.sh
 source "$TOP/scripts/lib.sh"
+# A difference is a failed check (KSFT's 1), not one of the table's codes.
+readonly E_DIFF=1
 outdir=
 
 usage() {
@@ -34,7 +35,7 @@ first) and print, per scenario, "ptes/pmds" for each.
 Exit codes: 0 patched and upstream agree on every scenario, $E_DIFF they
 differ (or a kernel's run printed no scenario), $E_USAGE usage, $E_BUILD a
 kernel is not built, else the exit status of a failed guest run (run-uml.sh's:
-121 a kernel splat, 124 a timeout, 125 no status, ...).
+$E_SPLAT a kernel splat, $E_TIMEOUT a timeout, $E_DIED no status, ...).
 EOF
 }
 

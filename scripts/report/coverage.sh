@@ -21,7 +21,6 @@ readonly TOP
 source "$TOP/scripts/lib.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly OUT="$BUILD/coverage"
-readonly E_USAGE=64 E_BUILD=70 E_LOST=75
 # The series' kernel patches (0001, 0002) change these files only.
 readonly SERIES_FILES=(mm/mremap.c fs/exec.c include/linux/mm.h)
 
@@ -41,8 +40,9 @@ Options:
 
 Environment: KERNEL (default for --kernel), BUILD (default build/)
 
-Exit codes: 0 written, $E_USAGE usage, $E_BUILD the build failed, $E_LOST the
-whole suite's boot wrote no gcov data (panic, timeout, kill: see its log)
+Exit codes: 0 written, $E_USAGE usage, $E_BUILD the build failed, $E_TEMPFAIL the
+whole suite's boot wrote no gcov data (panic, timeout, kill: see its log;
+run it again)
 EOF
 	exit "${1:-0}"
 }
@@ -72,9 +72,9 @@ counters_written() {
 # lost_reason RC: why a boot that wrote nothing did not, from its status.
 lost_reason() {
 	case "$1" in
-	121) echo "a kernel splat ended the kernel (panic: abort(), no atexit)" ;;
-	122) echo "the kernel was killed by a signal" ;;
-	124) echo "timed out: the kernel was killed" ;;
+	"$E_SPLAT") echo "a kernel splat ended the kernel (panic: abort(), no atexit)" ;;
+	"$E_KILLED") echo "the kernel was killed by a signal" ;;
+	"$E_TIMEOUT") echo "timed out: the kernel was killed" ;;
 	*) echo "the kernel did not exit normally (run-uml.sh exit $1)" ;;
 	esac
 }
@@ -253,8 +253,9 @@ main() {
 	local -r suite_rc="$boot_rc"
 	grep -E '^(not ok|  not ok)|^# (Totals|unexpected)' "$OUT/logs/suite.log" | sed 's/^/    /' || true
 	[[ -z "$boot_lost" ]] ||
-		die "$E_LOST" "the suite's boot wrote no gcov data: $boot_lost" \
-			"its console: ${OUT#"$TOP"/}/logs/suite.log"
+		die "$E_TEMPFAIL" "the suite's boot wrote no gcov data: $boot_lost" \
+			"its console: ${OUT#"$TOP"/}/logs/suite.log" \
+			"a boot that panics, times out or is killed loses its counters: run make coverage again"
 	echo "  LCOV     ${info#"$TOP"/}"
 	lcov_q -c -b "$KDIR" -d "$KDIR" -o "$info" >/dev/null
 	local -r t_suite="$EPOCHREALTIME"
@@ -267,7 +268,8 @@ main() {
 	if [[ $per_test -eq 1 ]]; then
 		echo "  RUN      an idle boot, then each test in a boot of its own"
 		boot idle -- true
-		[[ -z "$boot_lost" ]] || die "$E_LOST" "the idle boot wrote no gcov data: $boot_lost"
+		[[ -z "$boot_lost" ]] || die "$E_TEMPFAIL" "the idle boot wrote no gcov data: $boot_lost" \
+			"run make coverage again"
 		capture_series "$OUT/tests/idle.info"
 		report_args+=(-b "$OUT/tests/idle.info")
 		local name n=0 ran

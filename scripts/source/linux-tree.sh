@@ -30,9 +30,6 @@ export GIT_AUTHOR_NAME=mremap-sandbox GIT_AUTHOR_EMAIL=mremap-sandbox@localhost
 export GIT_COMMITTER_NAME=mremap-sandbox GIT_COMMITTER_EMAIL=mremap-sandbox@localhost
 readonly IMPORT_DATE='2023-09-03T00:00:00+0000'
 
-# Exit codes (see usage).
-readonly E_USAGE=64 E_DIRTY=65 E_APPLY=66 E_FETCH=67 E_SRC=68 E_SERIES=71
-
 usage() {
 	cat <<EOF
 Usage: $SELF COMMAND
@@ -56,7 +53,8 @@ Environment:
 Exit codes:
   0 ok, $E_USAGE usage, $E_DIRTY linux/ holds user work that would be lost,
   $E_APPLY a patch does not apply, $E_FETCH the source package could not be
-  fetched or is corrupt, $E_SRC not a kernel tree, $E_SERIES a series file
+  fetched or is corrupt, $E_SRC not a kernel tree (or no linux/ to export),
+  $E_SERIES a series file
   names a missing patch, $E_NOSPACE the disk is full, 130/143 interrupted
   (SIGINT/SIGTERM: linux/ is left as it was, the next run starts over)
 
@@ -469,7 +467,7 @@ format_patches() {
 # Export to patches/ (or to DIR, leaving patches/ and the state alone).
 cmd_export() {
 	local -r dest="${1:-$PATCHES}"
-	[[ -d "$LINUX/.git" ]] || die "$E_USAGE" "no linux/ to export" "run make first"
+	[[ -d "$LINUX/.git" ]] || die "$E_SRC" "no linux/ to export" "run make first"
 	if [[ -n "$(g status --porcelain --untracked-files=no | head -n 1)" ]]; then
 		die "$E_DIRTY" "linux/ has uncommitted changes" \
 			"commit them first: git -C linux commit -a (export writes commits only)"

@@ -8,7 +8,8 @@ TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly FUZZ="$TOP/tests/fuzz"
 readonly HARNESSES=(ktap splat launch coverage kbuild stale)
-readonly E_USAGE=64 E_MISSING=78
+# shellcheck source=scripts/exit-codes.sh
+source "$TOP/scripts/exit-codes.sh"
 
 usage() {
 	cat <<EOF
@@ -38,7 +39,7 @@ Exit codes:
   0   built; or no crash; or every input passed
   1   a harness crashed (run) or an input failed (check)
   $E_USAGE  bad usage
-  $E_MISSING  clang or its libFuzzer runtime is missing (Debian: clang, libclang-rt-14-dev)
+  $E_SETUP  clang or its libFuzzer runtime is missing (Debian: clang, libclang-rt-14-dev)
 EOF
 	exit "${1:-0}"
 }
@@ -106,14 +107,14 @@ build_all() {
 		printf '%s: error: %s not found: the harnesses need clang with libFuzzer\n' \
 			"$SELF" "$CC_FUZZ" >&2
 		printf '  install it: apt-get install clang libclang-rt-14-dev\n' >&2
-		exit "$E_MISSING"
+		exit "$E_SETUP"
 	}
 	mkdir -p "$OUT"
 	for n in "${NAMES[@]}"; do
 		build_one "$n" || {
 			printf '%s: error: building fuzz_%s failed (see above); the libFuzzer runtime: apt-get install libclang-rt-14-dev\n' \
 				"$SELF" "$n" >&2
-			exit "$E_MISSING"
+			exit "$E_SETUP"
 		}
 	done
 }

@@ -31,7 +31,8 @@ readonly TOP
 readonly RUN="$TOP/run-uml.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly DIRECT=/sys/kernel/debug/provoke-crash/DIRECT
-readonly E_SPLAT=121
+# shellcheck source=scripts/exit-codes.sh
+source "$TOP/scripts/exit-codes.sh"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 
