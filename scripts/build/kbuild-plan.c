@@ -60,11 +60,6 @@ struct table {
 	size_t cap, n;
 };
 
-static void *xmalloc(size_t n)
-{
-	return xrealloc(NULL, n);
-}
-
 static size_t hash(const char *s)
 {
 	size_t h = 1469598103934665603ULL;
@@ -101,11 +96,7 @@ static struct entry *insert(struct table *t, const char *key)
 	if (2 * (t->n + 1) > t->cap) {
 		struct table bigger = { .cap = t->cap ? 2 * t->cap : 1024 };
 
-		bigger.e = calloc(bigger.cap, sizeof(*bigger.e));
-		if (!bigger.e) {
-			perror("kbuild-plan");
-			exit(2);
-		}
+		bigger.e = xcalloc(bigger.cap, sizeof(*bigger.e));
 		for (i = 0; i < t->cap; i++)
 			if (t->e[i].key)
 				*slot(&bigger, t->e[i].key) = t->e[i];
@@ -405,7 +396,7 @@ static void read_members(void)
 		}
 		if (!end)
 			full("cannot parse the members of %s", path);
-		name = strndup(name, end - name);
+		name = xstrndup(name, end - name);
 		insert(&members, name);
 		free(name);
 	}

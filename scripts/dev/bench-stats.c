@@ -37,6 +37,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../include/host-util.h"
+
+const char *host_prog = "bench-stats";
+
 #define EX_USAGE	64
 #define EX_DATAERR	65
 #define EX_NOINPUT	66
@@ -55,22 +59,6 @@ struct series {
 
 static struct series *all;
 static size_t nall, capall;
-static const char *prog = "bench-stats";
-
-static void *xrealloc(void *p, size_t size)
-{
-	p = realloc(p, size);
-	if (!p) {
-		fprintf(stderr, "%s: out of memory\n", prog);
-		exit(1);
-	}
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	return strcpy(xrealloc(NULL, strlen(s) + 1), s);
-}
 
 static struct series *find_series(const char *scenario, const char *metric)
 {
@@ -228,16 +216,16 @@ static void usage(FILE *f, int code)
 		"too-few-pairs (under 6 pairs) or no-ratio.\n"
 		"\n"
 		"Exit codes: 0 done, 64 usage, 65 a malformed line, 66 FILE unreadable\n",
-		prog);
+		host_prog);
 	exit(code);
 }
 
 static void data_error(const char *file, unsigned long line, const char *what)
 {
-	fprintf(stderr, "%s: %s:%lu: %s\n", prog, file, line, what);
+	fprintf(stderr, "%s: %s:%lu: %s\n", host_prog, file, line, what);
 	fprintf(stderr, "%s: each line must be \"SCENARIO METRIC KERNEL PAIR VALUE\" "
 		"(PAIR a whole number >= 0, VALUE a number): fix the samples file or what wrote it\n",
-		prog);
+		host_prog);
 	exit(EX_DATAERR);
 }
 
@@ -262,14 +250,14 @@ int main(int argc, char **argv)
 		usage(stderr, EX_USAGE);
 	if (!strcmp(kern[0], kern[1])) {
 		fprintf(stderr, "%s: -a and -b name the same kernel (%s): give two different ones\n",
-			prog, kern[0]);
+			host_prog, kern[0]);
 		return EX_USAGE;
 	}
 	if (optind < argc && strcmp(argv[optind], "-")) {
 		file = argv[optind];
 		in = fopen(file, "r");
 		if (!in) {
-			fprintf(stderr, "%s: cannot read %s: %s\n", prog, file, strerror(errno));
+			fprintf(stderr, "%s: cannot read %s: %s\n", host_prog, file, strerror(errno));
 			return EX_NOINPUT;
 		}
 	}
@@ -313,7 +301,7 @@ int main(int argc, char **argv)
 		sr->s[k][sr->n[k]++] = (struct sample){ pair, value };
 	}
 	if (ferror(in)) {
-		fprintf(stderr, "%s: error reading %s: %s\n", prog, file, strerror(errno));
+		fprintf(stderr, "%s: error reading %s: %s\n", host_prog, file, strerror(errno));
 		return EX_NOINPUT;
 	}
 	for (i = 0; i < nall; i++)

@@ -52,6 +52,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 2 is apply's "the line is not the original": out of memory is 70. */
+#define HOST_OOM_STATUS 70
+#include "../include/host-util.h"
+
+const char *host_prog = "mutate";
+
 #define E_USAGE 64
 #define E_INPUT 66
 
@@ -65,32 +71,6 @@ static void die(int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(code);
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		die(70, "out of memory");
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		die(70, "out of memory");
-	return d;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-	char *d = strndup(s, n);
-
-	if (!d)
-		die(70, "out of memory");
-	return d;
 }
 
 /* --- a file as lines ------------------------------------------------------ */
@@ -1016,22 +996,6 @@ static int cmp_result(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\t')
-			fputs("\\t", f);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* Markdown table cell: the code in backticks, pipes escaped. */
 static void md_code(FILE *f, const char *s)
 {
@@ -1229,23 +1193,23 @@ static int cmd_report(int argc, char **argv)
 			fprintf(md, " | %s", r->status);
 		fprintf(md, " | %.1f s |\n", r->secs);
 		fprintf(js, "%s\n    {\"id\": ", i ? "," : "");
-		json_str(js, r->id);
+		json_string(js, r->id);
 		fputs(", \"file\": ", js);
-		json_str(js, r->file);
+		json_string(js, r->file);
 		fprintf(js, ", \"line\": %d, \"function\": ", r->line);
-		json_str(js, r->func);
+		json_string(js, r->func);
 		fputs(", \"operator\": ", js);
-		json_str(js, r->op);
+		json_string(js, r->op);
 		fputs(", \"status\": ", js);
-		json_str(js, r->status);
+		json_string(js, r->status);
 		fputs(", \"killer\": ", js);
-		json_str(js, strcmp(r->killer, "-") ? r->killer : "");
+		json_string(js, strcmp(r->killer, "-") ? r->killer : "");
 		fputs(", \"justified\": ", js);
-		json_str(js, r->why ? r->why : "");
+		json_string(js, r->why ? r->why : "");
 		fputs(", \"original\": ", js);
-		json_str(js, o);
+		json_string(js, o);
 		fputs(", \"mutant\": ", js);
-		json_str(js, m);
+		json_string(js, m);
 		fprintf(js, ", \"seconds\": %.3f}", r->secs);
 		if (!strcmp(r->status, "survived"))
 			fprintf(stdout, "%s %s:%d %s: %s -> %s%s%s\n", r->why ? "justified" : "SURVIVED",

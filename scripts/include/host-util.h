@@ -10,8 +10,9 @@
  * U+FFFD, the replacement character, so a consumer (python3's json,
  * xmllint) can read whatever the guest printed.
  *
- * Header-only (static inline): each tool is one translation unit, built by
- * one rule, and a harness of tests/fuzz links the tool's own code.
+ * Header-only (static inline): built by one rule, a tool is one
+ * translation unit or a few (stale), each including this header, and a
+ * harness of tests/fuzz includes the tool's own source.
  */
 #ifndef HOST_UTIL_H
 #define HOST_UTIL_H
@@ -19,6 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Sizes, as the tools' limits are written: 64 * MB. */
+#define KB	1024L
+#define MB	(1024L * KB)
 
 /* The name the allocation failures are reported under; each tool sets it. */
 extern const char *host_prog;
@@ -35,13 +40,40 @@ void host_exit(int status) __attribute__((noreturn));
 #define host_exit exit
 #endif
 
+/*
+ * The exit status of a failed allocation: 2 unless the tool gives 2
+ * another meaning, and defines HOST_OOM_STATUS before the include.
+ */
+#ifndef HOST_OOM_STATUS
+#define HOST_OOM_STATUS 2
+#endif
+
+/* Out of memory: the tool's name and strerror(ENOMEM), then its end. */
+static inline void host_oom(void)
+{
+	perror(host_prog);
+	host_exit(HOST_OOM_STATUS);
+}
+
 static inline void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
-	if (!p) {
-		perror(host_prog);
-		host_exit(2);
-	}
+	if (!p)
+		host_oom();
+	return p;
+}
+
+static inline void *xmalloc(size_t n)
+{
+	return xrealloc(NULL, n);
+}
+
+static inline void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		host_oom();
 	return p;
 }
 
@@ -52,10 +84,18 @@ static inline char *xstrdup(const char *s)
 	if (!s)
 		return NULL;
 	d = strdup(s);
-	if (!d) {
-		perror(host_prog);
-		host_exit(2);
-	}
+	if (!d)
+		host_oom();
+	return d;
+}
+
+/* The first N bytes of S at most, NUL-terminated. */
+static inline char *xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+
+	if (!d)
+		host_oom();
 	return d;
 }
 

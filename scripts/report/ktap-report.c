@@ -41,8 +41,8 @@ const char *host_prog = "ktap-report";
 #define MAX_TESTS	10000
 #define MAX_LOG		10000
 #define MAX_TEXT	4096
-#define MAX_TEST_TEXT	(2L << 20)
-#define MAX_KEPT	(64L << 20)
+#define MAX_TEST_TEXT	(2 * MB)
+#define MAX_KEPT	(64 * MB)
 
 enum result { PASS, FAIL, SKIP, TIMEOUT };
 
@@ -539,7 +539,7 @@ static void print_summary(const char *suite, long missing, int quiet)
 		       suite, dropped_tests, MAX_TESTS);
 	if (dropped_lines)
 		printf("%s: %zu diagnostic lines past a test's first %d (or its %ld MB, or %ld MB in all) were not kept\n",
-		       suite, dropped_lines, MAX_LOG, MAX_TEST_TEXT >> 20, MAX_KEPT >> 20);
+		       suite, dropped_lines, MAX_LOG, MAX_TEST_TEXT / MB, MAX_KEPT / MB);
 	if (missing > 0)
 		printf("\n%s: %ld of %ld results never arrived (the guest died or timed out)\n",
 		       suite, missing, plan);

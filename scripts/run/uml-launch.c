@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../include/host-util.h"
 #include "splat-markers.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -69,7 +70,7 @@
 /* How long the group may take to die once killed. */
 #define GONE_MS 2000
 
-static const char *prog = "uml-launch";
+const char *host_prog = "uml-launch";
 
 enum { OUT, ERR, RES, NSTREAMS };
 
@@ -116,7 +117,7 @@ static void __printf(1, 2) __noreturn fatal(const char *fmt, ...)
 	if (made_dir)
 		remove_dir();
 
-	fprintf(stderr, "%s: error: ", prog);
+	fprintf(stderr, "%s: error: ", host_prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -129,7 +130,7 @@ static void __noreturn usage(void)
 	fprintf(stderr,
 		"Usage: %s [-A] [-v] [-c CMD] [-l LINK] [-m LOG_MAX] [-r RESULTS_MAX]\n"
 		"       %*s [-t SECONDS] DIR LOG -- KERNEL [ARG...]\n",
-		prog, (int)strlen(prog), "");
+		host_prog, (int)strlen(host_prog), "");
 	exit(2);
 }
 
@@ -142,7 +143,7 @@ static long long number(const char *opt, const char *s)
 	n = strtoll(s, &end, 10);
 	if (errno || end == s || *end || n < 0) {
 		fprintf(stderr, "%s: %s takes a number of bytes or seconds, not '%s'\n",
-			prog, opt, s);
+			host_prog, opt, s);
 		usage();
 	}
 	return n;
@@ -192,7 +193,7 @@ static void sink_write(struct sink *s, const char *buf, size_t n)
 	if (keep && s->fd >= 0) {
 		if (write_all(s->fd, buf, keep) < 0) {
 			fprintf(stderr, "%s: warning: writing the run's output: %s\n",
-				prog, strerror(errno));
+				host_prog, strerror(errno));
 			close(s->fd);
 			s->fd = -1;
 		}
@@ -377,7 +378,7 @@ static int write_file(const char *path, const char *text)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
 	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || close(fd) < 0) {
-		fprintf(stderr, "%s: error: %s: %s\n", prog, path, strerror(errno));
+		fprintf(stderr, "%s: error: %s: %s\n", host_prog, path, strerror(errno));
 		return 0;
 	}
 	return 1;
@@ -395,7 +396,7 @@ static void point_link(const char *link, const char *log)
 	unlink(tmp);
 	if (symlink(base, tmp) < 0 || rename(tmp, link) < 0) {
 		/* The convenience link only: the run goes on without it. */
-		fprintf(stderr, "%s: warning: %s: %s\n", prog, link, strerror(errno));
+		fprintf(stderr, "%s: warning: %s: %s\n", host_prog, link, strerror(errno));
 		unlink(tmp);
 	}
 }
@@ -430,7 +431,7 @@ static void __noreturn exec_kernel(char **argv, int keep_aslr, int pipes[][2])
 		personality((unsigned long)persona | ADDR_NO_RANDOMIZE);
 	signal(SIGPIPE, SIG_DFL);
 	execv(argv[0], argv);
-	fprintf(stderr, "%s: error: %s: %s\n", prog, argv[0], strerror(errno));
+	fprintf(stderr, "%s: error: %s: %s\n", host_prog, argv[0], strerror(errno));
 	_exit(127);
 }
 
@@ -438,7 +439,7 @@ static void __noreturn exec_kernel(char **argv, int keep_aslr, int pipes[][2])
 int main(int argc, char **argv)
 {
 	const char *cmd = NULL, *link = NULL, *log;
-	long long log_max = 64LL << 20, res_max = 16LL << 20, timeout = 0, deadline = 0;
+	long long log_max = 64 * MB, res_max = 16 * MB, timeout = 0, deadline = 0;
 	int keep_aslr = 0, opt, i, status = 0, exited = 0, timed_out = 0;
 	int pipes[NSTREAMS][2];
 	char path[PATH_MAX], line[256];
