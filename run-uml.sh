@@ -494,36 +494,40 @@ report_tests() {
 	fi
 }
 
-main() {
-	parse_args "$@"
-	if [[ $gdb -eq 1 ]]; then
-		exec_gdb
-	fi
-	if [[ $print_args -eq 1 ]]; then
-		resolve_kernel
-		local -a args
-		kernel_args @ID@ @UML_DIR@
-		printf '%s\0' "$kernel_bin" "${args[@]}"
-		exit 0
-	fi
-	local id
-	printf -v id '%(%Y%m%d-%H%M%S)T-%s-%s' -1 "$$" "$RANDOM"
+# print_kernel_args: --print-args, the kernel and its arguments (exits).
+print_kernel_args() {
+	resolve_kernel
+	local -a args
+	kernel_args @ID@ @UML_DIR@
+	printf '%s\0' "$kernel_bin" "${args[@]}"
+	exit 0
+}
+
+# test_command: the guest command of --list-tests and --test (the runner),
+# in cmd.
+test_command() {
 	if [[ $list_tests -eq 1 ]]; then
 		cmd=(/tests/run_tests --list ${test_list:+-L "$test_list"} ${test_pattern:+"$test_pattern"})
 	elif [[ $test_mode -eq 1 ]]; then
 		cmd=(/tests/run_tests -o /dev/ttyS1 ${test_list:+-L "$test_list"}
 			${test_pattern:+"$test_pattern"})
 	fi
-	resolve_kernel
-	log="$BUILD/logs/$id.log"
-	local -r tmp_new="${TMPDIR:-/tmp}/uml-sandbox.$id"
+}
+
+# open_run ID: the run's log, build/logs/ID.log, and from now on the
+# cleanup, whatever way the run ends.
+open_run() {
+	log="$BUILD/logs/$1.log"
 	trap cleanup EXIT
 	trap 'on_signal INT' INT
 	trap 'on_signal TERM' TERM
 	[[ -d "$BUILD/logs" ]] || mkdir -p "$BUILD/logs"
 	: >"$log"
+}
 
-	local interactive=0 cmd_text=
+# guest_input: what the guest gets, in main's cmd_text (the command, quoted
+# for init) or interactive (a shell on this terminal, its settings saved).
+guest_input() {
 	if [[ ${#cmd[@]} -gt 0 ]]; then
 		# Read by init from /scratch/cmd; the guest can change only its
 		# own copy, after it has started.
@@ -534,33 +538,34 @@ main() {
 	else
 		usage_error "no command and no terminal: give a command after --, or run on a terminal"
 	fi
+}
 
-	local -a args
-	kernel_args "$id" "$tmp_new"
-	printf '%s\n' "\$ ${kernel_bin#"$TOP"/} ${args[*]}" >>"$log"
-
-	# The run itself: scripts/run/uml-launch.c, one process instead of the
-	# ten programs it took in bash.  It creates the run's directory (UML's
-	# own files, ours, and the guest's scratch directory; private, and new:
-	# the id is this process's, a directory already there is someone
-	# else's) and points last.log at the log.  The kernel runs in a session
-	# of its own with the host's ASLR off, as under GDB: with it, the host
-	# puts UML's brk far from its bss (~1 GB here), and UML adds that gap
-	# to its physical memory ("exec-shield gap"), so each boot initialises
-	# the struct pages of up to 1 GB nobody uses and the guest's memory map
-	# differs from run to run (SANDBOX_ASLR=1 keeps it on; the bench
-	# measures both ways).
-	#   The guest's output (fd 1) goes to the terminal and the log; kernel
-	# messages (UML's stderr console) to the log, and the terminal with -v;
-	# the results line (ttyS1, the kernel's fd 4 = RESULTS_FD) to
-	# $tmp/results, at most RESULTS_MAX bytes of it: the guest cannot fill
-	# the disk.  The log takes at most SANDBOX_LOG_LIMIT: more is a flood,
-	# cut there.  Past -t, or once run-uml.sh is gone (killed with SIGKILL,
-	# it cannot clean up), the guest is killed.
-	#   In the background, so that a signal's trap runs at once (bash waits
-	# for a command in the foreground first); the stdin given explicitly:
-	# a background job's would be /dev/null.
-	local log_max stdin=/dev/stdin launcher
+# launch_guest DIR: the run itself, in the run's directory DIR, with main's
+# args and cmd_text; returns once the kernel and its helpers are gone.
+#
+# scripts/run/uml-launch.c does it, one process instead of the ten
+# programs it took in bash.  It creates the run's directory (UML's own
+# files, ours, and the guest's scratch directory; private, and new: the id
+# is this process's, a directory already there is someone else's) and
+# points last.log at the log.  The kernel runs in a session of its own
+# with the host's ASLR off, as under GDB: with it, the host puts UML's brk
+# far from its bss (~1 GB here), and UML adds that gap to its physical
+# memory ("exec-shield gap"), so each boot initialises the struct pages of
+# up to 1 GB nobody uses and the guest's memory map differs from run to
+# run (SANDBOX_ASLR=1 keeps it on; the bench measures both ways).
+#   The guest's output (fd 1) goes to the terminal and the log; kernel
+# messages (UML's stderr console) to the log, and the terminal with -v;
+# the results line (ttyS1, the kernel's fd 4 = RESULTS_FD) to
+# $tmp/results, at most RESULTS_MAX bytes of it: the guest cannot fill the
+# disk.  The log takes at most SANDBOX_LOG_LIMIT: more is a flood, cut
+# there.  Past -t, or once run-uml.sh is gone (killed with SIGKILL, it
+# cannot clean up), the guest is killed.
+#   In the background, so that a signal's trap runs at once (bash waits
+# for a command in the foreground first); the stdin given explicitly: a
+# background job's would be /dev/null.
+launch_guest() {
+	local -r dir="$1"
+	local log_max stdin=/dev/stdin launcher launch_rc=0
 	local -a opts=()
 	size_bytes log_max "$log_limit"
 	[[ -e /dev/stdin ]] && [[ -r /dev/stdin ]] || stdin=/dev/null
@@ -570,16 +575,19 @@ main() {
 	host_tool uml-launch || die "$E_BUILD" "building scripts/run/uml-launch.c failed (see above)"
 	launcher="$REPLY"
 	"$launcher" "${opts[@]}" -l "$BUILD/logs/last.log" -m "$log_max" -r "$RESULTS_MAX" \
-		-t "$timeout" "$tmp_new" "$log" -- "$kernel_bin" "${args[@]}" <"$stdin" &
+		-t "$timeout" "$dir" "$log" -- "$kernel_bin" "${args[@]}" <"$stdin" &
 	launch_pid=$!
-	tmp="$tmp_new"
-	local launch_rc=0
+	tmp="$dir"
 	wait "$launch_pid" || launch_rc=$?
 	launch_pid=
 	launch_failed "$launch_rc"
+}
 
-	# What it saw (scripts/run/uml-launch.c): the kernel's status, and flags.
-	local uml_rc=0 timed_out=0 log_cut=0 results_cut=0 splat_markers=0 status_line word value
+# read_launch_status: what scripts/run/uml-launch.c saw, from its
+# launch.status: the kernel's status (uml_rc) and main's flags timed_out,
+# log_cut, results_cut and splat_markers.
+read_launch_status() {
+	local word value
 	while read -r word value; do
 		case "$word" in
 		kernel-exit) uml_rc="$value" ;;
@@ -589,13 +597,19 @@ main() {
 		splat-markers) splat_markers=1 ;;
 		esac
 	done <"$tmp/launch.status"
-	read_results
-	if [[ -n "$stty_saved" ]]; then
-		stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
-		stty_saved=
-	fi
+}
 
-	local rc
+# restore_terminal: the terminal's settings as before the shell's run.
+restore_terminal() {
+	[[ -n "$stty_saved" ]] || return 0
+	stty "$stty_saved" 2>/dev/null || stty sane 2>/dev/null || true
+	stty_saved=
+}
+
+# guest_verdict: main's rc from how the guest ended: timed out, its own
+# status, or none (killed on the host, died).  Exits E_NOTEST when no test
+# matched the --test pattern.
+guest_verdict() {
 	if [[ $timed_out -eq 1 ]]; then
 		printf '%s: error: the guest did not finish within %s s and was killed\n' \
 			"$SELF" "$timeout" >&2
@@ -634,33 +648,73 @@ main() {
 		printf '  log: %s\n' "${log#"$TOP"/}" >&2
 		rc=$E_DIED
 		# The status is written into $tmp: a full disk loses it.
-		explain_disk_full && rc=$E_NOSPACE
-	fi
-	# No marker in the log: splat-class would find nothing.
-	if [[ $splat_markers -eq 1 ]] && show_splats "$log" >"$tmp/splat"; then
-		local class classes
-		class="$(sed -n 's/^class: //p' "$tmp/splat")"
-		classes="$(sed -n 's/^classes: //p' "$tmp/splat")"
-		printf '%s: kernel splat in the console, class: %s (all: %s)\n' \
-			"$SELF" "$class" "$classes" >&2
-		grep '^  |' "$tmp/splat" >&2
-		printf '  log: %s\n' "${log#"$TOP"/}" >&2
-		[[ ", $classes," != *", host exhaustion,"* ]] || explain_host_exhaustion
-		# A splat explains a timeout (a hung task, a soft lockup): it
-		# is the verdict then, too.
-		if [[ $allow_splat -eq 0 ]] && ! splats_expected; then
-			rc=$E_SPLAT
-			decode_splat >&2
+		if explain_disk_full; then
+			rc=$E_NOSPACE
 		fi
 	fi
-	# A splat in what was dropped would go unseen: the run cannot pass.
-	if [[ $log_cut -eq 1 && "$rc" -ne $E_SPLAT ]]; then
-		printf '%s: error: the console passed SANDBOX_LOG_LIMIT (%s) and was cut there; a kernel splat past it would go unseen\n' \
-			"$SELF" "$log_limit" >&2
-		printf '  log: %s (a guest printing without end; raise the limit if it is meant to)\n' \
-			"${log#"$TOP"/}" >&2
-		rc=$E_FLOOD
+}
+
+# check_splats: a kernel splat in the console, classified and shown, fails
+# the run (main's rc), unless --allow-splat or the base kernel's expected
+# ones.  No marker in the log: splat-class would find nothing.
+check_splats() {
+	[[ $splat_markers -eq 1 ]] && show_splats "$log" >"$tmp/splat" || return 0
+	local class classes
+	class="$(sed -n 's/^class: //p' "$tmp/splat")"
+	classes="$(sed -n 's/^classes: //p' "$tmp/splat")"
+	printf '%s: kernel splat in the console, class: %s (all: %s)\n' \
+		"$SELF" "$class" "$classes" >&2
+	grep '^  |' "$tmp/splat" >&2
+	printf '  log: %s\n' "${log#"$TOP"/}" >&2
+	[[ ", $classes," != *", host exhaustion,"* ]] || explain_host_exhaustion
+	# A splat explains a timeout (a hung task, a soft lockup): it is the
+	# verdict then, too.
+	if [[ $allow_splat -eq 0 ]] && ! splats_expected; then
+		rc=$E_SPLAT
+		decode_splat >&2
 	fi
+}
+
+# check_log_cut: a splat in what was dropped would go unseen: a cut
+# console fails the run (main's rc).
+check_log_cut() {
+	[[ $log_cut -eq 1 && "$rc" -ne $E_SPLAT ]] || return 0
+	printf '%s: error: the console passed SANDBOX_LOG_LIMIT (%s) and was cut there; a kernel splat past it would go unseen\n' \
+		"$SELF" "$log_limit" >&2
+	printf '  log: %s (a guest printing without end; raise the limit if it is meant to)\n' \
+		"${log#"$TOP"/}" >&2
+	rc=$E_FLOOD
+}
+
+# The steps of a run; what they share is main's locals.
+main() {
+	parse_args "$@"
+	if [[ $gdb -eq 1 ]]; then
+		exec_gdb
+	fi
+	if [[ $print_args -eq 1 ]]; then
+		print_kernel_args
+	fi
+	local id
+	printf -v id '%(%Y%m%d-%H%M%S)T-%s-%s' -1 "$$" "$RANDOM"
+	test_command
+	resolve_kernel
+	open_run "$id"
+	local interactive=0 cmd_text=
+	guest_input
+	local -r dir="${TMPDIR:-/tmp}/uml-sandbox.$id"
+	local -a args
+	kernel_args "$id" "$dir"
+	printf '%s\n' "\$ ${kernel_bin#"$TOP"/} ${args[*]}" >>"$log"
+	launch_guest "$dir"
+
+	local uml_rc=0 timed_out=0 log_cut=0 results_cut=0 splat_markers=0 status_line rc
+	read_launch_status
+	read_results
+	restore_terminal
+	guest_verdict
+	check_splats
+	check_log_cut
 	if [[ $test_mode -eq 1 ]]; then
 		report_tests "$rc"
 	fi
