@@ -105,16 +105,11 @@ start_ready_guest() {
 	fail "the guest command never started"
 }
 
-# expect_nothing_left TAG TMPD: half a second after the run, no process of
-# the guest tagged TAG (killed if there is one) and nothing in TMPD.
-expect_nothing_left() {
-	sleep 0.5
-	if pgrep -f "sandbox.tag=$1" >/dev/null; then
-		fail "processes left: $(pgrep -af "sandbox.tag=$1" | cut -c1-80)"
-		# shellcheck disable=SC2046 # one pid a word
-		kill -KILL $(pgrep -f "sandbox.tag=$1") 2>/dev/null || true
-		return 1
-	fi
+# expect_run_left_nothing TAG TMPD: no process of the guest tagged TAG
+# left after the run (expect_nothing_left, tests/host/lib.sh) and
+# nothing in TMPD.
+expect_run_left_nothing() {
+	expect_nothing_left "$1" "the run" || return
 	[[ -z "$(ls -A "$2")" ]] || fail "temp files left: $(ls -A "$2")"
 }
 
@@ -135,7 +130,7 @@ test_uml_sigkill_reported() {
 	wait "$guest_pid" || rc=$?
 	expect_status 122 "$rc" "kernel killed with SIGKILL" || return
 	expect_grep 'died of SIGKILL on the host' "$scratch/kill.err" "says what happened" || return
-	expect_nothing_left "$tag" "$tmpd" || return
+	expect_run_left_nothing "$tag" "$tmpd" || return
 	rc=0
 	"$RUN" --no-build -t 60 -- true </dev/null >/dev/null 2>&1 || rc=$?
 	expect_status 0 "$rc" "the next run"
@@ -155,7 +150,7 @@ test_launcher_sigkill_stops_guest() {
 	expect_status 122 "$rc" "launcher killed with SIGKILL" || return
 	expect_grep 'uml-launch.c died of SIGKILL on the host; its guest was stopped' \
 		"$scratch/launch.err" "says what happened" || return
-	expect_nothing_left "$tag" "$tmpd"
+	expect_run_left_nothing "$tag" "$tmpd"
 }
 
 # run-uml.sh itself killed with SIGKILL (it cannot clean up): its launcher

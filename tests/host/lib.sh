@@ -51,20 +51,89 @@ expect_grep() {
 	expect_match -E "$@"
 }
 
+# host_tool NAME [MAKE-OPTION...]: build/host/NAME (BUILD, default build/,
+# names another directory) made by the Makefile's one rule for host
+# tools, with its flags (SANDBOX_SANITIZE=1's too); its path in REPLY.
+# Make's "HOSTCC" line goes to /dev/null, its errors and the compiler's
+# warnings to stderr.  A MAKE-OPTION such as -W SOURCE rebuilds it.
+host_tool() {
+	local -r build="${BUILD:-$TOP/build}"
+	REPLY="$build/host/$1"
+	make -s -C "$TOP" O="$build" "${@:2}" "$REPLY" >/dev/null ||
+		fail "make could not build host/$1 (see make's message above)"
+}
+
+# guest_leftovers TAG: the host processes ("PID COMMAND" a line) of the
+# guests tagged TAG (-a sandbox.tag=TAG, on the command line of every
+# process of the run).  A run's processes may still be exiting when it
+# ends: they get a second to go before they count.
+guest_leftovers() {
+	local left _
+	for _ in {1..10}; do
+		left="$(pgrep -af -- "sandbox\.tag=$1( |\$)" || true)"
+		[[ -n "$left" ]] || return 0
+		sleep 0.1
+	done
+	printf '%s\n' "$left"
+}
+
+# expect_nothing_left TAG WHAT: no host process of a guest tagged TAG
+# outlived its run.  Those that did are shown, ended by their pid (they
+# are the test's own: TAG is unique), and the test fails.
+expect_nothing_left() {
+	local left
+	local -a pids
+	left="$(guest_leftovers "$1")"
+	[[ -n "$left" ]] || return 0
+	printf '%s\n' "$left" | cut -c1-120 | sed 's/^/# left: /'
+	mapfile -t pids < <(awk '{ print $1 }' <<<"$left")
+	kill -KILL "${pids[@]}" 2>/dev/null || true
+	fail "$2: host processes of the guest outlived run-uml.sh"
+}
+
 # run_guest NAME ARGS...: run-uml.sh --no-build ARGS with stdin closed
 # (RUN, default run-uml.sh of the tree, names another).  Its output goes to
 # $scratch/NAME.out and NAME.err, without the CRs of the guest's tty; its
-# status to NAME.rc, and is returned.
+# status to NAME.rc, and is returned.  The run is tagged; a host process
+# of it left after the run is ended and noted in NAME.left and in
+# $scratch/.leftovers, which fails the test that ran it (ktap_run_all).
 run_guest() {
-	local -r name="$1"
+	local -r name="$1" tag="host-test-$BASHPID-$RANDOM$RANDOM"
 	shift
 	local rc=0
 	# shellcheck disable=SC2154 # scratch: the calling test's directory
-	"${RUN:-$TOP/run-uml.sh}" --no-build "$@" >"$scratch/$name.out" 2>"$scratch/$name.err" \
-		</dev/null || rc=$?
+	"${RUN:-$TOP/run-uml.sh}" --no-build -a "sandbox.tag=$tag" "$@" \
+		>"$scratch/$name.out" 2>"$scratch/$name.err" </dev/null || rc=$?
 	sed -i 's/\r$//' "$scratch/$name.out" "$scratch/$name.err"
 	echo "$rc" >"$scratch/$name.rc"
+	if ! expect_nothing_left "$tag" "run $name" >"$scratch/$name.left"; then
+		cat "$scratch/$name.left" >>"$scratch/.leftovers"
+	else
+		rm -f "$scratch/$name.left"
+	fi
 	return "$rc"
+}
+
+# expect_guest_left_nothing NAME: run_guest NAME left no process behind
+# (for a run made outside the test that checks it, as in main).
+expect_guest_left_nothing() {
+	if [[ -s "$scratch/$1.left" ]]; then
+		cat "$scratch/$1.left"
+		fail "run $1 left host processes behind"
+		return
+	fi
+}
+
+# wait_watcher STAMP: until the watcher that build/host/stale ($STALE)
+# leaves for STAMP answers (5 s at most).
+wait_watcher() {
+	local _ out
+	for _ in {1..50}; do
+		out="$("$STALE" -v "$1" 2>/dev/null)" || true
+		[[ "$out" == *"(watcher)" ]] && return 0
+		sleep 0.1
+	done
+	fail "no watcher answers for $1"
 }
 
 ktap_run_all() {
@@ -79,7 +148,13 @@ ktap_run_all() {
 	for name in "${names[@]}"; do
 		n=$((n + 1))
 		rc=0
+		[[ -z "${scratch:-}" ]] || rm -f "$scratch/.leftovers"
 		("$name") >"$out" 2>&1 || rc=$?
+		# A guest the test booted (run_guest) left a process behind.
+		if [[ -n "${scratch:-}" && -s "$scratch/.leftovers" ]]; then
+			cat "$scratch/.leftovers" >>"$out"
+			rc=$KSFT_FAIL
+		fi
 		sed 's/^/  /' "$out"
 		case "$rc" in
 		0)
