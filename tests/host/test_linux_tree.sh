@@ -6,7 +6,7 @@
 #
 # Runs on a stand-in source package imported the way make imports Debian's
 # (tests/host/fake.sh: apt-get and apt-cache are stubs, nothing is
-# downloaded).  Prints KTAP.
+# downloaded), and on a smaller one, a git tree alone.  Prints KTAP.
 set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -217,6 +217,136 @@ test_pin_and_nothing_else() {
 	expect_status 67 "$rc" "prepare with only the refused pin" || return
 	expect_grep "Can't find a source to download version '6.1.0-fake1'" "$fake/none.out" "apt's reason" || return
 	! grep -q warning "$fake/none.out" || fail "a fallback warning without a fallback"
+}
+
+# --- a small stand-in for linux/ ---------------------------------------------
+# A git tree alone, no package imported: the same git layout, tags and
+# state the import leaves.  Local work survives, a failed apply leaves the
+# tree clean, export is reproducible, and the real linux/ is patches/.
+
+make_fake_tree() {
+	local -r dir="$1"
+	mkdir -p "$dir/linux/mm" "$dir/patches"
+	git init -q -b main "$dir/linux"
+	printf 'line %s\n' 1 2 3 4 5 >"$dir/linux/mm/mremap.c"
+	(cd "$dir/linux" && git add -A && git commit -q -m pristine && git tag base)
+	mkdir -p "$dir/linux/.git/sandbox"
+	echo "6.1.0-fake" >"$dir/linux/.git/sandbox/version"
+	git -C "$dir/linux" rev-parse HEAD >"$dir/linux/.git/sandbox/head"
+	# One patch of the "series", made the way export makes it.
+	git clone -q "$dir/linux" "$dir/work"
+	sed -i 's/line 3/line three/' "$dir/work/mm/mremap.c"
+	(cd "$dir/work" && git commit -q -a -m "mm/mremap: spell three")
+	git -C "$dir/work" format-patch -q -o "$dir/patches" base..HEAD
+	(cd "$dir/patches" && ls -- *.patch >series)
+}
+
+# small_tree ARGS...: linux-tree.sh on the small stand-in $fake.
+small_tree() {
+	LINUX="$fake/linux" PATCHES="$fake/patches" "$TREE" "$@"
+}
+
+# setup_fake NAME: the small stand-in, prepared, in $scratch/fake-NAME.
+setup_fake() {
+	fake="$scratch/fake-$1"
+	make_fake_tree "$fake"
+	small_tree prepare >/dev/null
+}
+
+# make with patches/ changed and an uncommitted edit in linux/ refuses (65)
+# and the edit survives, byte for byte.
+test_changed_patches_keep_local_edit() {
+	local rc=0
+	setup_fake edit
+	echo "my work" >>"$fake/linux/mm/mremap.c"
+	sed -i 's/spell three/spell 3/' "$fake/patches/"*.patch
+	small_tree prepare >"$scratch/edit.out" 2>&1 || rc=$?
+	expect_status 65 "$rc" "prepare over an edit" || return
+	expect_grep "make export-patches" "$scratch/edit.out" "says how to proceed" || return
+	grep -q "my work" "$fake/linux/mm/mremap.c" || fail "the edit is gone"
+}
+
+# A commit in linux/ that is not in patches/ blocks re-applying as well, and
+# reset-linux without CONFIRM=1 keeps it.
+test_unexported_commit_is_kept() {
+	local rc=0 head
+	setup_fake commit
+	echo "my work" >>"$fake/linux/mm/mremap.c"
+	git -C "$fake/linux" commit -q -a -m "my commit"
+	head="$(git -C "$fake/linux" rev-parse HEAD)"
+	echo "# comment" >>"$fake/patches/series"
+	sed -i 's/spell three/spell 3/' "$fake/patches/"*.patch
+	small_tree prepare >"$scratch/commit.out" 2>&1 || rc=$?
+	expect_status 65 "$rc" "prepare over a commit" || return
+	expect_grep "my commit" "$scratch/commit.out" "names the commit" || return
+	rc=0
+	small_tree reset >"$scratch/reset.out" 2>&1 || rc=$?
+	expect_status 65 "$rc" "reset without CONFIRM=1" || return
+	[[ "$(git -C "$fake/linux" rev-parse HEAD)" == "$head" ]] || fail "HEAD moved"
+}
+
+# A patch that does not apply stops with its name and git's reason, and
+# leaves linux/ clean: no half-finished git am, no modified file.
+test_failed_apply_leaves_tree_clean() {
+	local rc=0
+	setup_fake apply
+	sed -i 's/^-line 3$/-line 33/' "$fake/patches/"*.patch
+	small_tree prepare >"$scratch/apply.out" 2>&1 || rc=$?
+	expect_status 66 "$rc" "prepare with a broken patch" || return
+	expect_grep "0001-mm-mremap-spell-three.patch does not apply" "$scratch/apply.out" \
+		"names the patch" || return
+	[[ ! -d "$fake/linux/.git/rebase-apply" ]] || fail "git am left in progress" || return
+	[[ -z "$(git -C "$fake/linux" status --porcelain)" ]] || fail "linux/ is not clean"
+}
+
+# Re-applying changed patches rewrites only files whose content changes:
+# an unchanged result keeps its mtime, so the kernel is not rebuilt.
+test_reapply_keeps_unchanged_files() {
+	setup_fake mtime
+	touch -d '2001-01-01' "$fake/linux/mm/mremap.c"
+	# A new commit message: new commits, the same files.
+	sed -i 's/spell three/spell 3/' "$fake/patches/"*.patch
+	small_tree prepare >"$scratch/mtime.out" 2>&1 || fail "prepare failed" || return
+	expect_grep "REAPPLY" "$scratch/mtime.out" "re-applied" || return
+	expect_grep "spell 3" <(git -C "$fake/linux" log -1 --format=%s) "new commit" || return
+	[[ "$(stat -c %Y "$fake/linux/mm/mremap.c")" == "$(date -d 2001-01-01 +%s)" ]] ||
+		fail "mm/mremap.c was rewritten although its content is the same"
+}
+
+# A series file naming a missing patch is an error that says so.
+test_series_names_missing_patch() {
+	local rc=0
+	setup_fake missing
+	echo "0002-not-there.patch" >>"$fake/patches/series"
+	small_tree prepare >"$scratch/missing.out" 2>&1 || rc=$?
+	expect_status 71 "$rc" "prepare with a missing patch" || return
+	expect_grep "names 0002-not-there.patch, which does not exist" "$scratch/missing.out" "message"
+}
+
+# export-patches of an unchanged tree rewrites patches/ identically.
+test_export_is_reproducible() {
+	setup_fake export
+	small_tree export >/dev/null
+	cp -r "$fake/patches" "$scratch/export-1"
+	small_tree reset >/dev/null
+	small_tree export >/dev/null
+	diff -r "$scratch/export-1" "$fake/patches" | sed 's/^/# /' || true
+	diff -rq "$scratch/export-1" "$fake/patches" >/dev/null || fail "export changed patches/"
+}
+
+# The real linux/, exported afresh, is exactly patches/: what is committed is
+# what is built.
+test_patches_match_linux() {
+	[[ -d "$TOP/linux/.git" ]] || skip "no linux/ yet (make source)" || return
+	local work
+	if [[ "$(git -C "$TOP/linux" rev-parse HEAD)" != "$(cat "$TOP/linux/.git/sandbox/head")" ]]; then
+		skip "linux/ has commits not yet exported" || return
+	fi
+	"$TREE" export "$scratch/exported" >/dev/null
+	# What export writes; not the files beside it (the justified checkpatch
+	# findings, the upstream kernel's own patches).
+	work="$(diff -r -x checkpatch-justified -x upstream "$TOP/patches" "$scratch/exported" || true)"
+	[[ -z "$work" ]] || { printf '%s\n' "$work" | head -n 40 | sed 's/^/# /'; fail "patches/ differs from an export of linux/"; }
 }
 
 ktap_run_all linux-tree "${1:-}"
