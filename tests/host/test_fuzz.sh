@@ -23,7 +23,6 @@ set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
-readonly RUN="$TOP/run-uml.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly FUZZ=/tests/sandbox/mremap_fuzz
 readonly KERNEL_A="${KERNEL_A:-base}" KERNEL_B="${KERNEL_B:-patched}"
@@ -38,15 +37,16 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-fuzz-tests.XXXXXX")"
 readonly scratch
 trap 'rm -rf "$scratch"' EXIT
 
-# run_guest NAME KERNEL ARGS...: the fuzzer in a guest; output in $scratch/NAME.{out,rc}.
-run_guest() {
+# fuzz_guest NAME KERNEL ARGS...: the fuzzer in a guest (run_guest,
+# tests/host/lib.sh); its output, then run-uml.sh's messages, in
+# $scratch/NAME.out, its status in NAME.rc.
+fuzz_guest() {
 	local -r name="$1" kernel="$2"
 	shift 2
 	local rc=0 start ms
 	start=$(date +%s%N)
-	"$RUN" --no-build --kernel "$kernel" -t "$FUZZ_TIMEOUT" -- "$@" \
-		>"$scratch/$name.out" 2>&1 </dev/null || rc=$?
-	echo "$rc" >"$scratch/$name.rc"
+	run_guest "$name" --kernel "$kernel" -t "$FUZZ_TIMEOUT" -- "$@" || rc=$?
+	cat "$scratch/$name.err" >>"$scratch/$name.out"
 	ms=$((($(date +%s%N) - start) / 1000000))
 	printf '%s: exit %d in %d.%03d s (kernel %s)\n' "$name" "$rc" $((ms / 1000)) $((ms % 1000)) \
 		"$kernel" >"$scratch/$name.summary"
@@ -66,6 +66,7 @@ counters() {
 expect_clean() {
 	local -r name="$1"
 	diag "$(cat "$scratch/$name.summary")"
+	expect_guest_left_nothing "$name" || return
 	grep -E '^# (MISMATCH|digest of)' "$scratch/$name.out" | head -n 12 | sed 's/^/# /'
 	expect_status 0 "$(cat "$scratch/$name.rc")" "the fuzzer on $name" || {
 		grep -E '^(not ok|# shrunk|#   )' "$scratch/$name.out" | head -n 30 | sed 's/^/# /'
@@ -126,6 +127,7 @@ test_counters_differ() {
 # A model with a realignment bug is caught, the trace replays, and shrinks.
 test_self_check() {
 	diag "$(cat "$scratch/self.summary")"
+	expect_guest_left_nothing self || return
 	expect_status 0 "$(cat "$scratch/self.rc")" "mremap_fuzz --self-check" || {
 		grep -E '^(not )?ok|^# (MISMATCH|shrunk)' "$scratch/self.out" | sed 's/^/# /' | head -n 20
 		return 1
@@ -144,8 +146,8 @@ test_replay_from_log() {
 	body="printf '%s\n' '# mremap_fuzz trace: seed=0 inject=1 ops=0' \"\$T\" >/tmp/t1 &&
 		printf '%s\n' '# mremap_fuzz trace: seed=0 inject=0 ops=0' \"\$T\" >/tmp/t0 &&
 		{ $FUZZ --replay /tmp/t1; echo \"inject=1 exit \$?\"; $FUZZ --replay /tmp/t0; echo \"inject=0 exit \$?\"; }"
-	"$RUN" --no-build --kernel "$KERNEL_B" -t "$FUZZ_TIMEOUT" -- \
-		/bin/sh -c "T='$trace'; $body" >"$scratch/replay.out" 2>&1 </dev/null || rc=$?
+	fuzz_guest replay "$KERNEL_B" /bin/sh -c "T='$trace'; $body"
+	rc="$(cat "$scratch/replay.rc")"
 	expect_status 0 "$rc" "the replay guest" || { tail -n 20 "$scratch/replay.out" | sed 's/^/# /'; return 1; }
 	grep -E 'MISMATCH|^# replay|exit [0-9]' "$scratch/replay.out" | head -n 8 | sed 's/^/# /'
 	expect_grep '^inject=1 exit 1' "$scratch/replay.out" "the trace with the model's bug fails" &&
@@ -155,11 +157,11 @@ test_replay_from_log() {
 # Bad options and a malformed trace: exit 64 and a message that says what.
 test_bad_input() {
 	local rc=0
-	"$RUN" --no-build --kernel "$KERNEL_B" -t 60 -- /bin/sh -c \
+	run_guest bad --kernel "$KERNEL_B" -t 60 -- /bin/sh -c \
 		"$FUZZ --ops many; echo \"ops exit \$?\"; $FUZZ --bogus; echo \"bogus exit \$?\";
 		 echo 'mremap a=1 n=x' >/tmp/bad; $FUZZ --replay /tmp/bad; echo \"trace exit \$?\";
-		 $FUZZ --replay /nonexistent; echo \"missing exit \$?\"" \
-		>"$scratch/bad.out" 2>&1 </dev/null || rc=$?
+		 $FUZZ --replay /nonexistent; echo \"missing exit \$?\"" || rc=$?
+	cat "$scratch/bad.err" >>"$scratch/bad.out"
 	expect_status 0 "$rc" "the guest" || return
 	expect_grep '^ops exit 64' "$scratch/bad.out" "--ops many" &&
 		expect_grep 'needs a number' "$scratch/bad.out" "its message" &&
@@ -179,12 +181,12 @@ main() {
 	case "${1:-}" in
 	*self* | *replay* | *bad*) ;;
 	*)
-		run_guest a "$KERNEL_A" "$FUZZ" "${args[@]}"
-		run_guest b "$KERNEL_B" "$FUZZ" "${args[@]}"
+		fuzz_guest a "$KERNEL_A" "$FUZZ" "${args[@]}"
+		fuzz_guest b "$KERNEL_B" "$FUZZ" "${args[@]}"
 		;;
 	esac
 	case "${1:-}" in
-	"" | *self* | *replay*) run_guest self "$KERNEL_B" "$FUZZ" --self-check ;;
+	"" | *self* | *replay*) fuzz_guest self "$KERNEL_B" "$FUZZ" --self-check ;;
 	esac
 	ktap_run_all test_fuzz "${1:-}"
 }

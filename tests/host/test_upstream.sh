@@ -27,7 +27,6 @@ set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
-readonly RUN="$TOP/run-uml.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly ROOTFS="$BUILD/rootfs"
 readonly UP_KERNEL="${UPSTREAM_KERNEL:-upstream}"
@@ -51,17 +50,11 @@ kernel_binary() {
 	fi
 }
 
-# run_guest NAME TIMEOUT CMD: CMD under sh in a guest of $KERNEL; its
-# output (without the tty's CRs) in $scratch/NAME.out, run-uml.sh's stderr
-# in NAME.err, its status returned.
-run_guest() {
-	local -r name="$1" timeout="$2" cmd="$3"
-	local rc=0
-	"$RUN" --no-build --kernel "$UP_KERNEL" -t "$timeout" -- sh -c "$cmd" \
-		>"$scratch/$name.out" 2>"$scratch/$name.err" </dev/null || rc=$?
-	sed -i 's/\r$//' "$scratch/$name.out"
-	echo "$rc" >"$scratch/$name.rc"
-	return "$rc"
+# up_guest NAME TIMEOUT CMD: CMD under sh in a guest of $UP_KERNEL
+# (run_guest, tests/host/lib.sh): its output (without the tty's CRs) in
+# $scratch/NAME.out, run-uml.sh's stderr in NAME.err, its status returned.
+up_guest() {
+	run_guest "$1" --kernel "$UP_KERNEL" -t "$2" -- sh -c "$3"
 }
 
 # expect_run NAME WHAT: the run NAME ended with status 0; shows it if not.
@@ -84,7 +77,7 @@ field() {
 # to 0, then after pmd_move.  Booted by the first test that needs it.
 boot_moves() {
 	[[ -f "$scratch/moves.rc" ]] && return
-	run_guest moves 300 "
+	up_guest moves 300 "
 		for c in ptes pmds puds; do
 			if [ -r $MOVES/\$c ]; then echo \"boot \$c: \$(cat $MOVES/\$c)\"
 			else echo \"boot \$c: missing\"; fi
@@ -162,7 +155,7 @@ stack_end() {
 # one that warns on base) passes without a WARNING.
 test_exec_stack_shift() {
 	kernel_binary 2>&1 || return "$KSFT_SKIP"
-	run_guest shift 240 "
+	up_guest shift 240 "
 		if [ -w $KNOB ]; then echo 'knob: present'; else echo 'knob: missing'; fi
 		for s in $PMD_SIZE $((2 * PMD_SIZE)) $PMD_SIZE; do
 			echo \$s 2>/dev/null >$KNOB
@@ -212,7 +205,7 @@ test_readonly_root() {
 	local -r mark="upstream-ro-$$-$RANDOM"
 	local before after
 	before="$(sha256sum <"$ROOTFS/init")"
-	run_guest ro 60 "
+	up_guest ro 60 "
 		try() { if \"\$@\" 2>/dev/null; then echo \"ok: \$*\"; else echo \"refused: \$*\"; fi; }
 		try sh -c 'echo \"# $mark\" >>/init'
 		try mount -o remount,rw /
