@@ -7,25 +7,29 @@
 # Each test writes samples ("SCENARIO METRIC KERNEL PAIR VALUE") whose
 # medians, 95 % order-statistics intervals, pair-by-pair ratios and
 # verdicts are worked out by hand in its comment, and compares the tool's
-# line with them.  The tool is compiled from BENCH_STATS_SRC (default
-# scripts/dev/bench-stats.c), so a broken variant can be checked to fail
-# here.  No kernel, no guest, no timing.  Prints KTAP.
+# line with them.  The tool is build/host/bench-stats (BUILD names another
+# build/), made by make's rule for host tools; to see a broken variant
+# fail, run this script of a copy of the tree (a git worktree) whose
+# scripts/dev/bench-stats.c is broken.  No kernel, no guest, no timing.
+# Prints KTAP.
 #
 # Exit codes: 0 every test passed, 1 a test failed.
 set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
-readonly SRC="${BENCH_STATS_SRC:-$TOP/scripts/dev/bench-stats.c}"
+readonly SRC="$TOP/scripts/dev/bench-stats.c"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-benchstats.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
-readonly TOOL="$scratch/bench-stats"
 
-# Built once, before the tests; a tool that does not build fails them all.
-cc -O2 -Wall -Wextra -o "$TOOL" "$SRC" -lm 2>"$scratch/cc.err" || true
+# Built once, before the tests, and compiled even when up to date (-W: its
+# source counts as new), so that its warnings are seen; a tool that does
+# not build fails them all (make's .DELETE_ON_ERROR leaves none behind).
+host_tool bench-stats -W "$SRC" 2>"$scratch/cc.err" >/dev/null || true
+readonly TOOL="$REPLY"
 
 # samples SCEN KERNEL VALUE...: one line per value, pairs 0, 1, 2, ...
 samples() {

@@ -7,8 +7,10 @@
 # tests/host/data/coverage/ holds a stand-in series diff and sandbox diff
 # (git diff -U0, as scripts/report/coverage.sh writes them) and lcov tracefiles
 # whose numbers are worked out by hand in the comments below.  The tool is
-# compiled from COVERAGE_REPORT_SRC (default scripts/report/coverage-report.c), so
-# a broken variant can be checked to fail here.  No kernel, no guest.
+# build/host/coverage-report (BUILD names another build/), made afresh by
+# make's rule for host tools, so that its warnings show; to see a broken
+# variant fail, run this script of a copy of the tree (a git worktree)
+# whose scripts/report/coverage-report.c is broken.  No kernel, no guest.
 # Prints KTAP.
 # shellcheck disable=SC2016 # the backquotes are the report's Markdown, not expansions
 set -euo pipefail
@@ -16,13 +18,12 @@ set -euo pipefail
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly DATA="$TOP/tests/host/data/coverage"
-readonly SRC="${COVERAGE_REPORT_SRC:-$TOP/scripts/report/coverage-report.c}"
+readonly SRC="$TOP/scripts/report/coverage-report.c"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-covreport.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
-readonly TOOL="$scratch/coverage-report"
 
 # expect_line TEXT FILE WHAT: FILE has a line that is exactly TEXT.
 expect_line() {
@@ -42,9 +43,13 @@ report_patched() {
 		"$DATA/patched.info"
 }
 
-# Built once, before the tests (ktap_run_all runs them in name order); a
-# tool that does not build fails every test that runs it.
-cc -O2 -Wall -Wextra -o "$TOOL" "$SRC" 2>"$scratch/cc.err" || true
+# Built once, before the tests (ktap_run_all runs them in name order), and
+# compiled even when up to date (-W: its source counts as new), so that
+# its warnings are seen; a tool that does not build fails every test that
+# runs it.  Make leaves no old binary behind a failed compile (its
+# .DELETE_ON_ERROR), so one that does not build is not there.
+host_tool coverage-report -W "$SRC" 2>"$scratch/cc.err" >/dev/null || true
+readonly TOOL="$REPLY"
 
 test_builds_without_warnings() {
 	[[ -x "$TOOL" ]] || { sed 's/^/#   /' "$scratch/cc.err"; fail "${SRC#"$TOP"/} does not build"; return; }

@@ -9,14 +9,16 @@
 # file and standin.diff the diff that adds its lines (git diff -U0, as
 # make mutate takes it from linux/, and a selftest under tools/ that the
 # generator must leave alone); results.tsv and exceptions are a
-# stand-in run of make mutate.  MUTATE_C and MUTATE_SH test another copy
-# of scripts/dev/mutate.c and mutate.sh (to see a broken one fail).
+# stand-in run of make mutate.  The tool is build/host/mutate (BUILD names
+# another build/), made by make's rule for host tools; MUTATE_SH tests
+# another copy of scripts/dev/mutate.sh (to see a broken one fail), and a
+# broken mutate.c fails here when this script of a copy of the tree (a
+# git worktree) runs.
 set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
 readonly DATA="$TOP/tests/host/data/mutate"
-readonly MUTATE_C="${MUTATE_C:-$TOP/scripts/dev/mutate.c}"
 readonly MUTATE_SH="${MUTATE_SH:-$TOP/scripts/dev/mutate.sh}"
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
@@ -234,7 +236,7 @@ test_bad_input() {
 	expect_error 64 "SHARD=3/2: K/N with 1 <= K <= N" list -s 3/2 &&
 		expect_error 64 "LINE=abc: a line number" list -l abc &&
 		expect_error 64 "unknown option '--bogus'" "$MUTATE_SH" run --bogus &&
-		expect_error 66 "no kernel tree in" env MUTATE_LINUX="$scratch/none" \
+		expect_error 68 "no kernel tree in" env MUTATE_LINUX="$scratch/none" \
 			BUILD="$scratch" "$MUTATE_SH" list &&
 		expect_error 66 "cannot read the results" "$TOOL" report -o "$scratch/r" "$scratch/none" &&
 		printf 'M001\tonly three\tfields\n' >"$scratch/bad.tsv" &&
@@ -245,10 +247,12 @@ test_bad_input() {
 
 main() {
 	mkdir -p "$scratch/host"
-	cc -O2 -Wall -Wextra -o "$TOOL" "$MUTATE_C" || {
-		echo "test_mutate.sh: $MUTATE_C does not compile" >&2
+	# Where mutate.sh (BUILD=$scratch in the tests) looks for it.
+	if ! host_tool mutate >/dev/null; then
+		echo "test_mutate.sh: make could not build host/mutate (scripts/dev/mutate.c)" >&2
 		exit 1
-	}
+	fi
+	cp "$REPLY" "$TOOL"
 	ktap_run_all test_mutate "${1:-}"
 }
 
