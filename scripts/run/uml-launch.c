@@ -436,37 +436,41 @@ static void __noreturn exec_kernel(char **argv, int keep_aslr, int pipes[][2])
 }
 
 #ifndef HOST_TOOL_NO_MAIN
-int main(int argc, char **argv)
-{
-	const char *cmd = NULL, *link = NULL, *log;
-	long long log_max = 64 * MB, res_max = 16 * MB, timeout = 0, deadline = 0;
-	int keep_aslr = 0, opt, i, status = 0, exited = 0, timed_out = 0;
-	int pipes[NSTREAMS][2];
-	char path[PATH_MAX], line[256];
-	pid_t parent = getppid();
+/* What the command line asks for. */
+struct options {
+	const char *cmd, *link, *log;
+	long long log_max, res_max, timeout;
+	int keep_aslr;
+	char **kernel_argv;	/* KERNEL ARGS..., after "--" */
+};
 
-	while ((opt = getopt(argc, argv, "+Avc:l:m:r:t:")) != -1) {
-		switch (opt) {
+/* The options, DIR and LOG (into dir and OPT); a bad one ends in usage(). */
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "+Avc:l:m:r:t:")) != -1) {
+		switch (c) {
 		case 'A':
-			keep_aslr = 1;
+			opt->keep_aslr = 1;
 			break;
 		case 'v':
 			verbose = 1;
 			break;
 		case 'c':
-			cmd = optarg;
+			opt->cmd = optarg;
 			break;
 		case 'l':
-			link = optarg;
+			opt->link = optarg;
 			break;
 		case 'm':
-			log_max = number("-m", optarg);
+			opt->log_max = number("-m", optarg);
 			break;
 		case 'r':
-			res_max = number("-r", optarg);
+			opt->res_max = number("-r", optarg);
 			break;
 		case 't':
-			timeout = number("-t", optarg);
+			opt->timeout = number("-t", optarg);
 			break;
 		default:
 			usage();
@@ -475,13 +479,16 @@ int main(int argc, char **argv)
 	if (argc - optind < 4 || strcmp(argv[optind + 2], "--"))
 		usage();
 	dir = argv[optind];
-	log = argv[optind + 1];
-	argv += optind + 3;
+	opt->log = argv[optind + 1];
+	opt->kernel_argv = argv + optind + 3;
+}
 
-	/*
-	 * Our parent killed with SIGKILL cannot stop the guest: we do,
-	 * told by the kernel (and by getppid when it went before this).
-	 */
+/*
+ * Our parent killed with SIGKILL cannot stop the guest: we do, told by
+ * the kernel (and by getppid when it went before this).
+ */
+static void watch_signals(pid_t parent)
+{
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		fatal("pipe: %s", strerror(errno));
 	catch(SIGCHLD);
@@ -494,6 +501,12 @@ int main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGUSR1);
 	if (getppid() != parent)
 		parent_gone = 1;
+}
+
+/* DIR, its scratch/ and the command; the log and the results opened. */
+static void make_run_dir(const struct options *opt)
+{
+	char path[PATH_MAX];
 
 	/* New, and ours alone: one already there is another run's. */
 	if (mkdir(dir, 0700) < 0)
@@ -502,28 +515,31 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/scratch", dir);
 	if (mkdir(path, 0700) < 0)
 		fatal("%s: %s", path, strerror(errno));
-	if (cmd) {
+	if (opt->cmd) {
 		snprintf(path, sizeof(path), "%s/scratch/cmd", dir);
-		if (!write_file(path, cmd))
+		if (!write_file(path, opt->cmd))
 			fatal("the command could not be passed to the guest");
 	}
-	if (link)
-		point_link(link, log);
+	if (opt->link)
+		point_link(opt->link, opt->log);
 
-	log_sink.fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	log_sink.fd = open(opt->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (log_sink.fd < 0)
-		fatal("%s: %s", log, strerror(errno));
-	log_sink.left = log_max;
+		fatal("%s: %s", opt->log, strerror(errno));
+	log_sink.left = opt->log_max;
 	snprintf(path, sizeof(path), "%s/results", dir);
 	res_sink.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (res_sink.fd < 0)
 		fatal("%s: %s", path, strerror(errno));
-	res_sink.left = res_max;
+	res_sink.left = opt->res_max;
+}
+
+/* The kernel's three pipes, above its 0-4: no dup2 can land on another. */
+static void make_pipes(int pipes[][2])
+{
+	int i, p[2];
 
 	for (i = 0; i < NSTREAMS; i++) {
-		/* Above the kernel's 0-4: no dup2 can land on another. */
-		int p[2];
-
 		if (pipe(p) < 0)
 			fatal("pipe: %s", strerror(errno));
 		pipes[i][0] = fcntl(p[0], F_DUPFD_CLOEXEC, 10);
@@ -533,9 +549,16 @@ int main(int argc, char **argv)
 		if (pipes[i][0] < 0 || pipes[i][1] < 0)
 			fatal("pipe: %s", strerror(errno));
 	}
+}
+
+/* Fork the kernel; its pid in DIR/kernel.pid, its pipes' read ends ours. */
+static void start_kernel(const struct options *opt, int pipes[][2])
+{
+	char path[PATH_MAX], line[64];
+	int i;
+
 	if (setenv("TMPDIR", dir, 1) < 0)
 		fatal("setenv: %s", strerror(errno));
-
 	kernel_pid = fork();
 	if (kernel_pid < 0)
 		fatal("fork: %s", strerror(errno));
@@ -546,7 +569,7 @@ int main(int argc, char **argv)
 		signal(SIGUSR1, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		prctl(PR_SET_PDEATHSIG, 0);
-		exec_kernel(argv, keep_aslr, pipes);
+		exec_kernel(opt->kernel_argv, opt->keep_aslr, pipes);
 	}
 	/*
 	 * Its group's id, should we be killed: run-uml.sh stops the guest
@@ -561,8 +584,17 @@ int main(int argc, char **argv)
 		close(pipes[i][1]);
 		streams[i].fd = pipes[i][0];
 	}
-	if (timeout)
-		deadline = now_ms() + timeout * 1000;
+}
+
+/*
+ * Copy the kernel's streams to the log and the results until it and its
+ * pipes are gone, a signal comes, or the TIMEOUT (seconds, 0 none) is
+ * up; its wait status in *STATUS, 1 when it timed out.
+ */
+static int supervise(long long timeout, int *status)
+{
+	long long deadline = timeout ? now_ms() + timeout * 1000 : 0;
+	int i, exited = 0, timed_out = 0;
 
 	for (;;) {
 		struct pollfd pfd[NSTREAMS + 1];
@@ -571,7 +603,7 @@ int main(int argc, char **argv)
 		if (got_signal || parent_gone)
 			break;
 		if (!exited && kernel_pid > 0 &&
-		    waitpid(kernel_pid, &status, WNOHANG) == kernel_pid) {
+		    waitpid(kernel_pid, status, WNOHANG) == kernel_pid) {
 			exited = 1;
 			/* Its processes too: the pipes' last writers. */
 			kill_group(NULL);
@@ -588,7 +620,7 @@ int main(int argc, char **argv)
 
 			if (left <= 0) {
 				timed_out = 1;
-				kill_group(&status);
+				kill_group(status);
 				exited = 1;
 				continue;
 			}
@@ -615,14 +647,13 @@ int main(int argc, char **argv)
 				pump(i);
 		}
 	}
-	if (got_signal || parent_gone) {
-		kill_group(NULL);
-		if (parent_gone) {
-			remove_dir();
-			return 0;
-		}
-		return 128 + got_signal;
-	}
+	return timed_out;
+}
+
+/* DIR/launch.status, for run-uml.sh: 0 written, 3 not. */
+static int write_status(const char *log, int status, int timed_out)
+{
+	char path[PATH_MAX], line[256];
 
 	snprintf(path, sizeof(path), "%s/launch.status", dir);
 	snprintf(line, sizeof(line), "kernel-exit %d\n%s%s%s%s", WIFSIGNALED(status) ?
@@ -631,5 +662,28 @@ int main(int argc, char **argv)
 		 res_sink.cut ? "results-cut\n" : "",
 		 has_splat_marker(log) ? "splat-markers\n" : "");
 	return write_file(path, line) ? 0 : 3;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { .log_max = 64 * MB, .res_max = 16 * MB };
+	int pipes[NSTREAMS][2], status = 0, timed_out;
+	pid_t parent = getppid();
+
+	parse_options(argc, argv, &opt);
+	watch_signals(parent);
+	make_run_dir(&opt);
+	make_pipes(pipes);
+	start_kernel(&opt, pipes);
+	timed_out = supervise(opt.timeout, &status);
+	if (got_signal || parent_gone) {
+		kill_group(NULL);
+		if (parent_gone) {
+			remove_dir();
+			return 0;
+		}
+		return 128 + got_signal;
+	}
+	return write_status(opt.log, status, timed_out);
 }
 #endif /* HOST_TOOL_NO_MAIN */
