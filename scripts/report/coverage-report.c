@@ -958,34 +958,38 @@ static void json_functions(FILE *f, const struct rfn *fns, size_t n)
 }
 
 #ifndef HOST_TOOL_NO_MAIN
-int main(int argc, char **argv)
-{
-	const char *series_file = NULL, *sandbox_file = NULL, *kind = "patched";
-	const char *md_file = NULL, *json_file = NULL, *baseline_file = NULL;
-	struct info main_in, baseline, *tests = NULL;
-	struct note *notes = NULL;
-	size_t ntests = 0, nnotes = 0, i, j;
+/* One run of the tool: its options, what it read, the lines it resolved. */
+struct run {
+	const char *series_file, *sandbox_file, *kind;
+	const char *md_file, *json_file, *baseline_file;
+	struct info main_in, baseline, *tests;
+	struct note *notes;
+	size_t ntests, nnotes;
 	struct diff series, sandbox;
-	struct rline *sr = NULL, *xr = NULL;
-	size_t nsr = 0, nxr = 0, moved = 0, nfns;
+	struct rline *sr, *xr;	/* the series' lines, the sandbox's */
+	size_t nsr, nxr, moved;
 	struct rfn *fns;
-	const struct dline *sl;
-	size_t nsl;
-	FILE *md = stdout, *js = NULL;
-	int c, base;
+	size_t nfns;
+	int base;		/* -k base */
+};
+
+/* The options into R; a bad one ends in die_usage(). */
+static void parse_options(int argc, char **argv, struct run *r)
+{
+	int c;
 
 	while ((c = getopt(argc, argv, "s:x:k:r:t:b:e:l:m:j:h")) != -1) {
 		char *eq;
 
 		switch (c) {
-		case 's': series_file = optarg; break;
-		case 'x': sandbox_file = optarg; break;
-		case 'k': kind = optarg; break;
+		case 's': r->series_file = optarg; break;
+		case 'x': r->sandbox_file = optarg; break;
+		case 'k': r->kind = optarg; break;
 		case 'r': root = optarg; break;
-		case 'b': baseline_file = optarg; break;
+		case 'b': r->baseline_file = optarg; break;
 		case 'e': read_known(optarg); break;
-		case 'm': md_file = optarg; break;
-		case 'j': json_file = optarg; break;
+		case 'm': r->md_file = optarg; break;
+		case 'j': r->json_file = optarg; break;
 		case 't':
 		case 'l':
 			eq = strchr(optarg, '=');
@@ -993,12 +997,12 @@ int main(int argc, char **argv)
 				die_usage(c == 't' ? "-t takes NAME=FILE" : "-l takes NAME=WHAT");
 			*eq = '\0';
 			if (c == 't') {
-				struct info *t = PUSH(tests, ntests);
+				struct info *t = PUSH(r->tests, r->ntests);
 
 				t->name = optarg;
 				t->file = eq + 1;
 			} else {
-				*PUSH(notes, nnotes) = (struct note){ optarg, eq + 1 };
+				*PUSH(r->notes, r->nnotes) = (struct note){ optarg, eq + 1 };
 			}
 			break;
 		case 'h':
@@ -1006,196 +1010,254 @@ int main(int argc, char **argv)
 			die_usage("bad option");
 		}
 	}
-	if (!series_file)
+	if (!r->series_file)
 		die_usage("-s SERIES.diff is required");
 	if (optind != argc - 1)
 		die_usage("exactly one tracefile, the whole suite's, is required");
-	if (strcmp(kind, "patched") && strcmp(kind, "base"))
+	if (strcmp(r->kind, "patched") && strcmp(r->kind, "base"))
 		die_usage("-k takes patched or base");
-	base = !strcmp(kind, "base");
-	if (base)
-		verb = "replaced";
+	r->base = !strcmp(r->kind, "base");
+}
 
-	read_all(series_file, &series);
-	if (sandbox_file)
-		read_all(sandbox_file, &sandbox);
+/* The diffs and the tracefiles: TRACEFILE, the baseline's, each test's. */
+static void read_inputs(struct run *r, const char *tracefile)
+{
+	size_t i;
+
+	read_all(r->series_file, &r->series);
+	if (r->sandbox_file)
+		read_all(r->sandbox_file, &r->sandbox);
 	else
-		memset(&sandbox, 0, sizeof(sandbox));
-	read_info(argv[optind], &main_in);
-	if (baseline_file)
-		read_info(baseline_file, &baseline);
-	for (i = 0; i < ntests; i++) {
-		const char *name = tests[i].name, *file = tests[i].file;
+		memset(&r->sandbox, 0, sizeof(r->sandbox));
+	read_info(tracefile, &r->main_in);
+	if (r->baseline_file)
+		read_info(r->baseline_file, &r->baseline);
+	for (i = 0; i < r->ntests; i++) {
+		const char *name = r->tests[i].name, *file = r->tests[i].file;
 
-		read_info(file, &tests[i]);
-		tests[i].name = name;
+		read_info(file, &r->tests[i]);
+		r->tests[i].name = name;
 	}
+}
 
-	/* The series' lines in the built tree. */
-	sl = base ? series.minus : series.plus;
-	nsl = base ? series.nminus : series.nplus;
+/* The series' lines and the sandbox's, each found in the built tree. */
+static void resolve_lines(struct run *r)
+{
+	const struct dline *sl = r->base ? r->series.minus : r->series.plus;
+	size_t nsl = r->base ? r->series.nminus : r->series.nplus, i;
+
 	for (i = 0; i < nsl; i++)
-		*PUSH(sr, nsr) = resolve(&main_in, sl[i].path, sl[i].ln, sl[i].text);
+		*PUSH(r->sr, r->nsr) = resolve(&r->main_in, sl[i].path, sl[i].ln, sl[i].text);
 	/* The sandbox's, on base as they are; on patched through the series. */
-	for (i = 0; i < sandbox.nplus; i++) {
-		const struct dline *l = &sandbox.plus[i];
-		long ln = base ? l->ln : map_line(&series, l->path, l->ln);
+	for (i = 0; i < r->sandbox.nplus; i++) {
+		const struct dline *l = &r->sandbox.plus[i];
+		long ln = r->base ? l->ln : map_line(&r->series, l->path, l->ln);
 
 		if (!ln) {
-			moved++;	/* the series changed it: it is the series' line now */
+			r->moved++;	/* the series changed it: it is the series' line now */
 			continue;
 		}
-		*PUSH(xr, nxr) = resolve(&main_in, l->path, ln, l->text);
+		*PUSH(r->xr, r->nxr) = resolve(&r->main_in, l->path, ln, l->text);
 	}
+}
 
-	if (md_file && !(md = fopen(md_file, "w")))
-		die("cannot write %s: %s", md_file, strerror(errno));
-	if (json_file && !(js = fopen(json_file, "w")))
-		die("cannot write %s: %s", json_file, strerror(errno));
+/* How often an idle boot ran the series' line J: 0 without a baseline. */
+static long idle_count(const struct run *r, size_t j)
+{
+	return r->baseline_file ? line_count(&r->baseline, r->sr[j].path, r->sr[j].ln) : 0;
+}
 
-	fprintf(md, "# Coverage of the series, %s kernel\n\n", kind);
-	fprintf(md, "The series' lines: %s. Tracefile: %s.\n\n",
-		base ? "what the series removes or replaces (its diff's '-' lines), in the base tree"
-		     : "what the series adds or changes (its diff's '+' lines), in the patched tree",
-		main_in.file);
-	{
-		struct totals t = sum(sr, nsr);
+/* Per test: what each boot reached, and beyond the idle boot. */
+static void md_per_test(FILE *md, const struct run *r)
+{
+	size_t i, j;
 
-		fputs("Summary: ", md);
-		summary_line(md, &t);
-		fputs("\n\n", md);
+	fputs("## Per test (one boot each)\n\n", md);
+	if (r->baseline_file)
+		fprintf(md, "\"beyond idle\": the count is higher than in an idle boot (%s), "
+			"which execs init and its programs.\n\n", r->baseline.file);
+	fputs("| test | series lines reached | beyond idle | lines beyond idle |\n|---|---:|---:|---|\n", md);
+	for (i = 0; i < r->ntests; i++) {
+		size_t hit = 0, beyond = 0;
+		struct ranges rg = { md, NULL, 0, 0, 0 };
+		const char *note = note_of(r->notes, r->nnotes, r->tests[i].name);
+
+		for (j = 0; j < r->nsr; j++) {
+			long cnt = line_count(&r->tests[i], r->sr[j].path, r->sr[j].ln);
+			long b = idle_count(r, j);
+
+			hit += cnt > 0;
+			beyond += cnt > (b > 0 ? b : 0);
+		}
+		fprintf(md, "| %s | %zu | %zu | ", r->tests[i].name, hit, beyond);
+		for (j = 0; j < r->nsr; j++) {
+			long cnt = line_count(&r->tests[i], r->sr[j].path, r->sr[j].ln);
+			long b = idle_count(r, j);
+
+			if (cnt > (b > 0 ? b : 0))
+				ranges_add(&rg, &r->sr[j]);
+		}
+		ranges_flush(&rg);
+		if (!hit)
+			fputs("reaches none of the series' lines", md);
+		else if (!beyond && r->baseline_file)
+			fputs(rg.any ? "" : "none beyond an idle boot", md);
+		if (note)
+			fprintf(md, " (%s)", note);
+		fputs(" |\n", md);
 	}
-	md_section(md, base ? "The series' lines (replaced by it)" : "The series' lines", &main_in, sr, nsr);
-	md_missed(md, sr, nsr);
-	fns = series_functions(&main_in, sr, nsr, &nfns);
-	md_functions(md, fns, nfns, base);
+	fputs("\n", md);
+}
 
-	/* Per test: what each boot reached, and beyond the idle boot. */
-	if (ntests) {
-		fputs("## Per test (one boot each)\n\n", md);
-		if (baseline_file)
-			fprintf(md, "\"beyond idle\": the count is higher than in an idle boot (%s), "
-				"which execs init and its programs.\n\n", baseline.file);
-		fputs("| test | series lines reached | beyond idle | lines beyond idle |\n|---|---:|---:|---|\n", md);
-		for (i = 0; i < ntests; i++) {
-			size_t hit = 0, beyond = 0;
-			struct ranges rg = { md, NULL, 0, 0, 0 };
-			const char *note = note_of(notes, nnotes, tests[i].name);
+/* Per branch outcome: the tests whose boot takes it more than idle. */
+static void md_branch_takers(FILE *md, const struct run *r)
+{
+	size_t i, j;
 
-			for (j = 0; j < nsr; j++) {
-				long cnt = line_count(&tests[i], sr[j].path, sr[j].ln);
-				long b = baseline_file ? line_count(&baseline, sr[j].path, sr[j].ln) : 0;
+	fputs("## Who takes each branch outcome\n\n"
+	      "| line | outcome | suite | tests that take it (beyond idle) |\n|---|---:|---:|---|\n", md);
+	for (j = 0; j < r->nsr; j++) {
+		const struct sf *s = find_sf(&r->main_in, r->sr[j].path);
+		size_t b, k = 0;
 
-				hit += cnt > 0;
-				beyond += cnt > (b > 0 ? b : 0);
+		for (b = 0; s && b < s->nbr; b++) {
+			const struct brda *br = &s->br[b];
+			long idle = r->baseline_file ? branch_taken(&r->baseline, r->sr[j].path, br) : 0;
+			int any = 0;
+
+			if (br->ln != r->sr[j].ln)
+				continue;
+			fprintf(md, "| %s:%ld | %zu | %ld | ", r->sr[j].path, r->sr[j].ln, k++,
+				br->taken > 0 ? br->taken : 0);
+			for (i = 0; i < r->ntests; i++) {
+				long t = branch_taken(&r->tests[i], r->sr[j].path, br);
+
+				if (t > idle) {
+					fprintf(md, "%s%s (%ld)", any ? ", " : "", r->tests[i].name, t - idle);
+					any = 1;
+				}
 			}
-			fprintf(md, "| %s | %zu | %zu | ", tests[i].name, hit, beyond);
-			for (j = 0; j < nsr; j++) {
-				long cnt = line_count(&tests[i], sr[j].path, sr[j].ln);
-				long b = baseline_file ? line_count(&baseline, sr[j].path, sr[j].ln) : 0;
-
-				if (cnt > (b > 0 ? b : 0))
-					ranges_add(&rg, &sr[j]);
-			}
-			ranges_flush(&rg);
-			if (!hit)
-				fputs("reaches none of the series' lines", md);
-			else if (!beyond && baseline_file)
-				fputs(rg.any ? "" : "none beyond an idle boot", md);
-			if (note)
-				fprintf(md, " (%s)", note);
+			if (!any)
+				fputs(idle ? "only the idle boot's own" : "none", md);
 			fputs(" |\n", md);
 		}
-		fputs("\n", md);
 	}
+	fputs("\n", md);
+}
+
+/* The Markdown report: the summary, the sections, then the tests'. */
+static void md_report(FILE *md, struct run *r)
+{
+	struct totals t = sum(r->sr, r->nsr);
+
+	fprintf(md, "# Coverage of the series, %s kernel\n\n", r->kind);
+	fprintf(md, "The series' lines: %s. Tracefile: %s.\n\n",
+		r->base ? "what the series removes or replaces (its diff's '-' lines), in the base tree"
+			: "what the series adds or changes (its diff's '+' lines), in the patched tree",
+		r->main_in.file);
+	fputs("Summary: ", md);
+	summary_line(md, &t);
+	fputs("\n\n", md);
+	md_section(md, r->base ? "The series' lines (replaced by it)" : "The series' lines",
+		   &r->main_in, r->sr, r->nsr);
+	md_missed(md, r->sr, r->nsr);
+	r->fns = series_functions(&r->main_in, r->sr, r->nsr, &r->nfns);
+	md_functions(md, r->fns, r->nfns, r->base);
+	if (r->ntests)
+		md_per_test(md, r);
 
 	verb = "added";	/* the sandbox's lines are in the built tree on both kernels */
-	/* Per branch outcome: the tests whose boot takes it more than idle. */
-	if (ntests) {
-		fputs("## Who takes each branch outcome\n\n"
-		      "| line | outcome | suite | tests that take it (beyond idle) |\n|---|---:|---:|---|\n", md);
-		for (j = 0; j < nsr; j++) {
-			const struct sf *s = find_sf(&main_in, sr[j].path);
-			size_t b, k = 0;
+	if (r->ntests)
+		md_branch_takers(md, r);
 
-			for (b = 0; s && b < s->nbr; b++) {
-				const struct brda *br = &s->br[b];
-				long idle = baseline_file ? branch_taken(&baseline, sr[j].path, br) : 0;
-				int any = 0;
-
-				if (br->ln != sr[j].ln)
-					continue;
-				fprintf(md, "| %s:%ld | %zu | %ld | ", sr[j].path, sr[j].ln, k++,
-					br->taken > 0 ? br->taken : 0);
-				for (i = 0; i < ntests; i++) {
-					long t = branch_taken(&tests[i], sr[j].path, br);
-
-					if (t > idle) {
-						fprintf(md, "%s%s (%ld)", any ? ", " : "", tests[i].name, t - idle);
-						any = 1;
-					}
-				}
-				if (!any)
-					fputs(idle ? "only the idle boot's own" : "none", md);
-				fputs(" |\n", md);
-			}
-		}
-		fputs("\n", md);
-	}
-
-	md_section(md, "The sandbox's own patches (patches/sandbox/, apart from the series)", &main_in, xr, nxr);
-	if (moved)
+	md_section(md, "The sandbox's own patches (patches/sandbox/, apart from the series)",
+		   &r->main_in, r->xr, r->nxr);
+	if (r->moved)
 		fprintf(md, "%zu line(s) of the sandbox's patches are changed by the series and counted as the series'.\n\n",
-			moved);
+			r->moved);
+}
 
+/* The series' lines each test reached, with the idle boot's count. */
+static void json_test_lines(FILE *js, const struct run *r, const struct info *test)
+{
+	int first = 1;
+	size_t j;
+
+	for (j = 0; j < r->nsr; j++) {
+		long cnt = line_count(test, r->sr[j].path, r->sr[j].ln);
+
+		if (cnt <= 0)
+			continue;
+		fprintf(js, "%s{\"file\": ", first ? "" : ", ");
+		json_string(js, r->sr[j].path);
+		long b = idle_count(r, j);
+
+		fprintf(js, ", \"line\": %ld, \"count\": %ld, \"idle\": %ld}", r->sr[j].ln, cnt,
+			b < 0 ? 0 : b);
+		first = 0;
+	}
+}
+
+/* The JSON report: the same figures as the Markdown's. */
+static void json_report(FILE *js, const struct run *r)
+{
+	size_t i;
+
+	verb = r->base ? "replaced" : "added";
+	fprintf(js, "{\n  \"kernel\": \"%s\",\n  \"tracefile\": ", r->kind);
+	json_string(js, r->main_in.file);
+	fputs(",\n  \"series\": ", js);
+	json_totals(js, r->sr, r->nsr);
+	fputs(",\n  \"series_lines\": ", js);
+	json_lines(js, &r->main_in, r->sr, r->nsr);
+	fputs(",\n  \"series_functions\": ", js);
+	json_functions(js, r->fns, r->nfns);
+	fputs(",\n  \"sandbox\": ", js);
+	verb = "added";
+	json_totals(js, r->xr, r->nxr);
+	fputs(",\n  \"sandbox_lines\": ", js);
+	json_lines(js, &r->main_in, r->xr, r->nxr);
+	fputs(",\n  \"tests\": [", js);
+	for (i = 0; i < r->ntests; i++) {
+		const char *note = note_of(r->notes, r->nnotes, r->tests[i].name);
+
+		fprintf(js, "%s\n    {\"name\": ", i ? "," : "");
+		json_string(js, r->tests[i].name);
+		fputs(", \"note\": ", js);
+		if (note)
+			json_string(js, note);
+		else
+			fputs("null", js);
+		fputs(", \"lines\": [", js);
+		json_test_lines(js, r, &r->tests[i]);
+		fputs("]}", js);
+	}
+	fputs("\n  ]\n}\n", js);
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = { .kind = "patched" };
+	FILE *md = stdout, *js = NULL;
+
+	parse_options(argc, argv, &r);
+	if (r.base)
+		verb = "replaced";
+	read_inputs(&r, argv[optind]);
+	resolve_lines(&r);
+
+	if (r.md_file && !(md = fopen(r.md_file, "w")))
+		die("cannot write %s: %s", r.md_file, strerror(errno));
+	if (r.json_file && !(js = fopen(r.json_file, "w")))
+		die("cannot write %s: %s", r.json_file, strerror(errno));
+	md_report(md, &r);
 	if (js) {
-		verb = base ? "replaced" : "added";
-		fprintf(js, "{\n  \"kernel\": \"%s\",\n  \"tracefile\": ", kind);
-		json_string(js, main_in.file);
-		fputs(",\n  \"series\": ", js);
-		json_totals(js, sr, nsr);
-		fputs(",\n  \"series_lines\": ", js);
-		json_lines(js, &main_in, sr, nsr);
-		fputs(",\n  \"series_functions\": ", js);
-		json_functions(js, fns, nfns);
-		fputs(",\n  \"sandbox\": ", js);
-		verb = "added";
-		json_totals(js, xr, nxr);
-		fputs(",\n  \"sandbox_lines\": ", js);
-		json_lines(js, &main_in, xr, nxr);
-		fputs(",\n  \"tests\": [", js);
-		for (i = 0; i < ntests; i++) {
-			const char *note = note_of(notes, nnotes, tests[i].name);
-			int first = 1;
-
-			fprintf(js, "%s\n    {\"name\": ", i ? "," : "");
-			json_string(js, tests[i].name);
-			fputs(", \"note\": ", js);
-			if (note)
-				json_string(js, note);
-			else
-				fputs("null", js);
-			fputs(", \"lines\": [", js);
-			for (j = 0; j < nsr; j++) {
-				long cnt = line_count(&tests[i], sr[j].path, sr[j].ln);
-				long b = baseline_file ? line_count(&baseline, sr[j].path, sr[j].ln) : -1;
-
-				if (cnt <= 0)
-					continue;
-				fprintf(js, "%s{\"file\": ", first ? "" : ", ");
-				json_string(js, sr[j].path);
-				fprintf(js, ", \"line\": %ld, \"count\": %ld, \"idle\": %ld}", sr[j].ln, cnt,
-					b < 0 ? 0 : b);
-				first = 0;
-			}
-			fputs("]}", js);
-		}
-		fputs("\n  ]\n}\n", js);
+		json_report(js, &r);
 		if (fclose(js))
-			die("cannot write %s: %s", json_file, strerror(errno));
+			die("cannot write %s: %s", r.json_file, strerror(errno));
 	}
 	if (md != stdout && fclose(md))
-		die("cannot write %s: %s", md_file, strerror(errno));
+		die("cannot write %s: %s", r.md_file, strerror(errno));
 	return 0;
 }
 #endif /* HOST_TOOL_NO_MAIN */
