@@ -24,8 +24,9 @@ Usage: $SELF [--runs N] [--cold] [--no-edit] [--tests PAT] [--only PART]
   --fresh     also time a fresh clone to its first verdict (~10 min)
   --no-edit   skip edit-to-verdict (it edits linux/mm/mremap.c and restores it)
   --tests PAT the guest tests of edit-to-verdict (default series/realign)
-  --only PART run one part: boot, init, check, edit, cold, fresh, guest or
-              config (the tables then hold only its rows)
+  --only PART run one part: boot, init, check, edit, cold, fresh, guest,
+              config, or one of scripts/dev/bench-*.sh (remote, distcc,
+              shards, mutate, split); the tables then hold only its rows
 
 Measures, each as median/min/max: boot to init and back (./run-uml.sh --
 true, with and without make's up-to-date check), make check-guest on a
