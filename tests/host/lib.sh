@@ -63,16 +63,17 @@ host_tool() {
 		fail "make could not build host/$1 (see make's message above)"
 }
 
-# guest_leftovers TAG: the host processes ("PID COMMAND" a line) of the
-# guests tagged TAG (-a sandbox.tag=TAG, on the command line of every
-# process of the run).  A run's processes may still be exiting when it
-# ends: they get a second to go before they count.
+# guest_leftovers TAG [TRIES]: the host processes ("PID COMMAND" a line)
+# of the guests tagged TAG (-a sandbox.tag=TAG, on the command line of
+# every process of the run).  A run's processes may still be exiting when
+# it ends: they get a second to go before they count (TRIES looks, 0.1 s
+# apart, default 10; 1 for those that must be gone already).
 guest_leftovers() {
-	local left _
-	for _ in {1..10}; do
+	local left i
+	for ((i = 0; i < ${2:-10}; i++)); do
+		((i == 0)) || sleep 0.1
 		left="$(pgrep -af -- "sandbox\.tag=$1( |\$)" || true)"
 		[[ -n "$left" ]] || return 0
-		sleep 0.1
 	done
 	printf '%s\n' "$left"
 }
@@ -106,12 +107,18 @@ run_guest() {
 		>"$scratch/$name.out" 2>"$scratch/$name.err" </dev/null || rc=$?
 	sed -i 's/\r$//' "$scratch/$name.out" "$scratch/$name.err"
 	echo "$rc" >"$scratch/$name.rc"
-	if ! expect_nothing_left "$tag" "run $name" >"$scratch/$name.left"; then
-		cat "$scratch/$name.left" >>"$scratch/.leftovers"
-	else
-		rm -f "$scratch/$name.left"
-	fi
+	note_leftovers "$name" "$tag"
 	return "$rc"
+}
+
+# note_leftovers NAME TAG: after the run NAME of a guest tagged TAG, the
+# check of run_guest (for a test that boots its guests another way).
+note_leftovers() {
+	if ! expect_nothing_left "$2" "run $1" >"$scratch/$1.left"; then
+		cat "$scratch/$1.left" >>"$scratch/.leftovers"
+	else
+		rm -f "$scratch/$1.left"
+	fi
 }
 
 # expect_guest_left_nothing NAME: run_guest NAME left no process behind

@@ -20,7 +20,6 @@ set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
-readonly RUN="$TOP/run-uml.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly ROOTFS="$BUILD/rootfs"
 # shellcheck source=tests/host/lib.sh
@@ -68,27 +67,27 @@ setup_run() {
 	escaped_files >"$scratch/escaped-before"
 	local rc=0 start end
 	start=$(date +%s)
-	"$RUN" --no-build --kernel "${KERNEL:-patched}" -t 180 -a "sandbox.canary=$canary" -- \
-		/tests/sandbox/confine >"$scratch/out" 2>"$scratch/err" </dev/null || rc=$?
+	run_guest confine --kernel "${KERNEL:-patched}" -t 180 -a "sandbox.canary=$canary" -- \
+		/tests/sandbox/confine || rc=$?
 	end=$(date +%s)
 	# Before anything here reads the canary.
 	stat -c %X "$canary" >"$scratch/atime-after"
-	echo "$rc" >"$scratch/rc"
 	echo "guest run: exit $rc in $((end - start)) s (kernel ${KERNEL:-patched})" >"$scratch/summary"
 }
 
 # The guest's own test passes: every attempt failed in the guest.
 test_guest_attempts_fail() {
 	diag "$(cat "$scratch/summary")"
-	expect_status 0 "$(cat "$scratch/rc")" "/tests/sandbox/confine as guest root" && return
-	grep -E '^(not )?ok|confine.c:' "$scratch/out" | sed 's/^/# /' | head -n 40
+	expect_guest_left_nothing confine || return
+	expect_status 0 "$(cat "$scratch/confine.rc")" "/tests/sandbox/confine as guest root" && return
+	grep -E '^(not )?ok|confine.c:' "$scratch/confine.out" | sed 's/^/# /' | head -n 40
 	return 1
 }
 
 # The canary's token appears in no output: nothing read it.
 test_canary_unread() {
-	if grep -q -- "$token" "$scratch/out" "$scratch/err"; then
-		grep -h -- "$token" "$scratch/out" "$scratch/err" | sed 's/^/# /' | head -n 5
+	if grep -q -- "$token" "$scratch/confine.out" "$scratch/confine.err"; then
+		grep -h -- "$token" "$scratch/confine.out" "$scratch/confine.err" | sed 's/^/# /' | head -n 5
 		fail "the guest read the canary"
 		return
 	fi

@@ -160,6 +160,7 @@ test_gdb_args_match_run_uml() {
 	local log want got
 	"$RUN" --no-build -t 60 -a "sandbox.tag=$tag" -- true >/dev/null 2>&1 </dev/null ||
 		fail "run-uml.sh -- true failed" || return
+	expect_nothing_left "$tag" "run-uml.sh -- true" || return
 	log="$(grep -l -- "sandbox.tag=$tag" "$BUILD"/logs/*.log | head -n 1)"
 	[[ -n "$log" ]] || fail "no log of the run-uml.sh run" || return
 	want="$(head -n 1 "$log" | tr ' ' '\n' | sed -n '/^mem=/,$p')"
@@ -386,6 +387,7 @@ test_attach_and_detach() {
 	diag "GDB exited with $rc"
 	rc=0
 	wait "$run_pid" || rc=$?
+	expect_nothing_left "$tag" "the guest GDB attached to" || return
 	check_mremap_stop "$scratch/attach.out" || return
 	expect_status 0 "$rc" "the guest after GDB detached" || return
 	expect_grep "^gdb_target: data intact" "$scratch/attached.out" "the guest's own output"

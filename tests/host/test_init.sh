@@ -49,10 +49,11 @@ init_guest() {
 # of the run takes longer than PTY_TIMEOUT, 125 when the run ended before
 # an expected text came.
 drive_shell() {
-	local -r name="$1"
+	local -r name="$1" tag="host-test-$BASHPID-$RANDOM$RANDOM"
 	shift
+	local rc=0
 	python3 - "$scratch/$name.pty" "$PTY_TIMEOUT" "$RUN" --no-build -t "$GUEST_TIMEOUT" \
-		"${init_args[@]}" -- "$@" <<'EOF'
+		-a "sandbox.tag=$tag" "${init_args[@]}" -- "$@" <<'EOF' || rc=$?
 import os, pty, re, select, sys, time
 
 log_path, limit = sys.argv[1], float(sys.argv[2])
@@ -146,6 +147,8 @@ while not eof:
 code = os.waitstatus_to_exitcode(status)
 finish(code if code >= 0 else 128 - code, "run-uml.sh exited with %d" % code)
 EOF
+	note_leftovers "$name" "$tag"
+	return "$rc"
 }
 
 # The guest command's status comes back as it was, whatever it is.

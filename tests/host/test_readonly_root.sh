@@ -251,7 +251,7 @@ no_leftovers() {
 		done
 		exit $rc' probe "$RUN" --no-build -a "sandbox.tag=$tag" "$@" >"$scratch/$name.left" ||
 		rc=$?
-	pgrep -af "sandbox.tag=$tag" >>"$scratch/$name.left" || true
+	guest_leftovers "$tag" 1 >>"$scratch/$name.left"
 	expect_status "$want" "$rc" "$name" || return
 	if [[ -s "$scratch/$name.left" ]]; then
 		sed 's/^/# /' "$scratch/$name.left"
