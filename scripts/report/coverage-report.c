@@ -399,6 +399,128 @@ static long add_counts(long a, long b)
 	return b > LONG_MAX - a ? LONG_MAX : a + b;
 }
 
+/* Where read_info_file is: the file, its line, the record it is in. */
+struct reader {
+	const char *file;
+	long nr;
+	int in_record;
+	struct sf *cur;		/* the record's file, NULL when not wanted */
+	struct info *in;
+};
+
+/* SF:PATH, a record begins: its file found again or added. */
+static void read_sf(struct reader *r, const char *line)
+{
+	const char *p;
+	size_t i;
+
+	if (r->in_record)
+		die("%s:%ld: SF: inside a record (no end_of_record before it)", r->file, r->nr);
+	r->in_record = 1;
+	r->cur = NULL;
+	p = wanted_path(line + 3);
+	if (!p)
+		return;
+	/* A file twice (lcov -a did not merge): add up. */
+	for (i = 0; i < r->in->nsf; i++)
+		if (r->in->sf[i].path == p)
+			r->cur = &r->in->sf[i];
+	if (!r->cur) {
+		r->cur = PUSH(r->in->sf, r->in->nsf);
+		memset(r->cur, 0, sizeof(*r->cur));
+		r->cur->path = p;
+	}
+}
+
+/* DA:LINE,COUNT, a line's count. */
+static void read_da(struct reader *r, const char *line)
+{
+	struct sf *cur = r->cur;
+	long ln, count;
+	size_t i;
+
+	if (!r->in_record || sscanf(line + 3, "%ld,%ld", &ln, &count) != 2 || ln <= 0 || count < 0)
+		die("%s:%ld: malformed '%s' (DA:LINE,COUNT inside an SF: record)", r->file, r->nr, line);
+	if (!cur)
+		return;
+	for (i = 0; i < cur->nda && cur->da[i].ln != ln; i++)
+		;
+	if (i < cur->nda)
+		cur->da[i].count = add_counts(cur->da[i].count, count);
+	else
+		*PUSH(cur->da, cur->nda) = (struct da){ ln, count };
+}
+
+/* BRDA:LINE,BLOCK,BRANCH,TAKEN, a branch outcome ("-": never reached). */
+static void read_brda(struct reader *r, const char *line)
+{
+	struct sf *cur = r->cur;
+	long ln, block, branch, taken;
+	char t[32];
+	size_t i;
+
+	if (!r->in_record || sscanf(line + 5, "%ld,%ld,%ld,%31s", &ln, &block, &branch, t) != 4 ||
+	    ln <= 0)
+		die("%s:%ld: malformed '%s' (BRDA:LINE,BLOCK,BRANCH,TAKEN)", r->file, r->nr, line);
+	if (!strcmp(t, "-")) {
+		taken = -1;
+	} else {
+		char *end;
+
+		taken = strtol(t, &end, 10);
+		if (*end || taken < 0)
+			die("%s:%ld: malformed taken count in '%s'", r->file, r->nr, line);
+	}
+	if (!cur)
+		return;
+	for (i = 0; i < cur->nbr; i++) {
+		struct brda *b = &cur->br[i];
+
+		if (b->ln == ln && b->block == block && b->branch == branch) {
+			if (taken > 0)
+				b->taken = add_counts(b->taken > 0 ? b->taken : 0, taken);
+			else if (taken == 0 && b->taken < 0)
+				b->taken = 0;
+			break;
+		}
+	}
+	if (i == cur->nbr)
+		*PUSH(cur->br, cur->nbr) = (struct brda){ ln, block, branch, taken };
+}
+
+/* FN:LINE,NAME (lcov 2: FN:LINE,END,NAME) or FNDA:COUNT,NAME. */
+static void read_fn(struct reader *r, const char *line)
+{
+	struct sf *cur = r->cur;
+	int da = line[2] == 'D';
+	const char *rest = line + (da ? 5 : 3), *name;
+	long a, b = 0;
+	int n = 0, m = 0;
+	size_t i;
+
+	if (!r->in_record || sscanf(rest, "%ld,%n", &a, &n) != 1 || !n || a < 0 ||
+	    (!da && !a))
+		die("%s:%ld: malformed '%s' (%s inside an SF: record)", r->file, r->nr, line,
+		    da ? "FNDA:COUNT,NAME" : "FN:LINE,NAME");
+	if (!cur)
+		return;
+	name = rest + n;
+	if (!da && sscanf(name, "%ld,%n", &b, &m) == 1 && m)
+		name += m;
+	if (!*name)
+		die("%s:%ld: '%s' names no function", r->file, r->nr, line);
+	for (i = 0; i < cur->nfn && strcmp(cur->fn[i].name, name); i++)
+		;
+	if (i == cur->nfn)
+		*PUSH(cur->fn, cur->nfn) = (struct fn){ xstrdup(name), 0, 0, 0 };
+	if (da) {
+		cur->fn[i].calls = add_counts(cur->fn[i].calls, a);
+	} else {
+		cur->fn[i].start = a;
+		cur->fn[i].end = b;
+	}
+}
+
 /*
  * The records of tracefile F (named FILE in errors) into IN.  Its line
  * buffer is kept from one call to the next: a malformed line ends the
@@ -408,125 +530,31 @@ static void read_info_file(FILE *f, const char *file, struct info *in)
 {
 	static char *line;
 	static size_t cap;
-	struct sf *cur = NULL;
-	long nr = 0;
-	int in_record = 0;
+	struct reader r = { .file = file, .in = in };
 
 	in->file = file;
 	in->sf = NULL;
 	in->nsf = 0;
 	while (getline(&line, &cap, f) >= 0) {
-		nr++;
+		r.nr++;
 		chomp(line);
 		if (!strncmp(line, "SF:", 3)) {
-			const char *p;
-
-			if (in_record)
-				die("%s:%ld: SF: inside a record (no end_of_record before it)", file, nr);
-			in_record = 1;
-			cur = NULL;
-			p = wanted_path(line + 3);
-			if (p) {
-				size_t i;
-
-				/* A file twice (lcov -a did not merge): add up. */
-				for (i = 0; i < in->nsf; i++)
-					if (in->sf[i].path == p)
-						cur = &in->sf[i];
-				if (!cur) {
-					cur = PUSH(in->sf, in->nsf);
-					memset(cur, 0, sizeof(*cur));
-					cur->path = p;
-				}
-			}
+			read_sf(&r, line);
 		} else if (!strcmp(line, "end_of_record")) {
-			if (!in_record)
-				die("%s:%ld: end_of_record without SF:", file, nr);
-			in_record = 0;
-			cur = NULL;
+			if (!r.in_record)
+				die("%s:%ld: end_of_record without SF:", file, r.nr);
+			r.in_record = 0;
+			r.cur = NULL;
 		} else if (!strncmp(line, "DA:", 3)) {
-			long ln, count;
-
-			if (!in_record || sscanf(line + 3, "%ld,%ld", &ln, &count) != 2 || ln <= 0 || count < 0)
-				die("%s:%ld: malformed '%s' (DA:LINE,COUNT inside an SF: record)", file, nr, line);
-			if (cur) {
-				size_t i;
-
-				for (i = 0; i < cur->nda && cur->da[i].ln != ln; i++)
-					;
-				if (i < cur->nda)
-					cur->da[i].count = add_counts(cur->da[i].count, count);
-				else
-					*PUSH(cur->da, cur->nda) = (struct da){ ln, count };
-			}
+			read_da(&r, line);
 		} else if (!strncmp(line, "BRDA:", 5)) {
-			long ln, block, branch, taken;
-			char t[32];
-
-			if (!in_record || sscanf(line + 5, "%ld,%ld,%ld,%31s", &ln, &block, &branch, t) != 4 ||
-			    ln <= 0)
-				die("%s:%ld: malformed '%s' (BRDA:LINE,BLOCK,BRANCH,TAKEN)", file, nr, line);
-			if (!strcmp(t, "-")) {
-				taken = -1;
-			} else {
-				char *end;
-
-				taken = strtol(t, &end, 10);
-				if (*end || taken < 0)
-					die("%s:%ld: malformed taken count in '%s'", file, nr, line);
-			}
-			if (cur) {
-				size_t i;
-
-				for (i = 0; i < cur->nbr; i++) {
-					struct brda *b = &cur->br[i];
-
-					if (b->ln == ln && b->block == block && b->branch == branch) {
-						if (taken > 0)
-							b->taken = add_counts(b->taken > 0 ? b->taken : 0, taken);
-						else if (taken == 0 && b->taken < 0)
-							b->taken = 0;
-						break;
-					}
-				}
-				if (i == cur->nbr)
-					*PUSH(cur->br, cur->nbr) = (struct brda){ ln, block, branch, taken };
-			}
+			read_brda(&r, line);
 		} else if (!strncmp(line, "FN:", 3) || !strncmp(line, "FNDA:", 5)) {
-			int da = line[2] == 'D';
-			const char *rest = line + (da ? 5 : 3);
-			long a, b = 0;
-			int n = 0;
-
-			/* FN:LINE,NAME (lcov 2: FN:LINE,END,NAME); FNDA:COUNT,NAME. */
-			if (!in_record || sscanf(rest, "%ld,%n", &a, &n) != 1 || !n || a < 0 ||
-			    (!da && !a))
-				die("%s:%ld: malformed '%s' (%s inside an SF: record)", file, nr, line,
-				    da ? "FNDA:COUNT,NAME" : "FN:LINE,NAME");
-			if (cur) {
-				const char *name = rest + n;
-				int m = 0;
-				size_t i;
-
-				if (!da && sscanf(name, "%ld,%n", &b, &m) == 1 && m)
-					name += m;
-				if (!*name)
-					die("%s:%ld: '%s' names no function", file, nr, line);
-				for (i = 0; i < cur->nfn && strcmp(cur->fn[i].name, name); i++)
-					;
-				if (i == cur->nfn)
-					*PUSH(cur->fn, cur->nfn) = (struct fn){ xstrdup(name), 0, 0, 0 };
-				if (da) {
-					cur->fn[i].calls = add_counts(cur->fn[i].calls, a);
-				} else {
-					cur->fn[i].start = a;
-					cur->fn[i].end = b;
-				}
-			}
+			read_fn(&r, line);
 		}
 		/* TN:, LF:, LH:, FNF:, FNH:, ... are not needed. */
 	}
-	if (in_record)
+	if (r.in_record)
 		die("%s: the last record has no end_of_record (truncated?)", file);
 	fn_extents(in);
 }
