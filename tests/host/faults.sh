@@ -132,7 +132,7 @@ test_uml_sigkill_reported() {
 	expect_grep 'died of SIGKILL on the host' "$scratch/kill.err" "says what happened" || return
 	expect_run_left_nothing "$tag" "$tmpd" || return
 	rc=0
-	"$RUN" --no-build -t 60 -- true </dev/null >/dev/null 2>&1 || rc=$?
+	run_guest next -t 60 -- true || rc=$?
 	expect_status 0 "$rc" "the next run"
 }
 
@@ -433,7 +433,7 @@ test_two_makes_take_turns() {
 	"$stale" "$stamp" >/dev/null 2>&1 || rc=$?
 	expect_status 1 "$rc" "up to date afterwards (stale says 1)" || return
 	rc=0
-	"$RUN" --no-build -t 60 -- true </dev/null >/dev/null 2>&1 || rc=$?
+	run_guest boot -t 60 -- true || rc=$?
 	expect_status 0 "$rc" "a guest boots"
 }
 
