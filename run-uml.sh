@@ -416,11 +416,17 @@ decode_splat() {
 	# The faulting RIP and the top frames: one addr2line on the whole
 	# vmlinux per line costs about a second.  Frames at a function's first
 	# byte (+0x0/) are stale words UML's stack scan picks up, not calls.
-	# The build is out of tree: strip its way back to the source.
+	# The build is out of tree: strip its way back to the source.  A
+	# kernel built in the checkout names its files from the checkout's
+	# top (scripts/build/kernel.sh's debug_prefix_maps): the build
+	# directory, then the way back to the tree (build/kernel/patched/
+	# ../../../linux/mm/mremap.c); each DIR/../ goes, leaving the tree's
+	# path from the top (linux/mm/mremap.c, build/src/base/mm/...).
 	grep -m 1 'RIP: ' "$tmp/trace" >"$tmp/frames" || true
 	grep '\[<[0-9a-f]*>\]' "$tmp/trace" | grep -v '+0x0/' | head -n 5 >>"$tmp/frames" || true
 	timeout 60 "$decode" "$vmlinux" "${vmlinux%/*}/../../.." <"$tmp/frames" 2>/dev/null |
-		grep -E 'RIP: |\(.*:[0-9]+' | head -n 40 | sed 's/^/  | /' || true
+		grep -E 'RIP: |\(.*:[0-9]+' | head -n 40 |
+		sed -E 's/^/  | /; :up; s#([ (/])[^ (/.][^ (/]*/\.\./#\1#; t up' || true
 }
 
 # The guest's answer, once the kernel and the reader are gone: its results
