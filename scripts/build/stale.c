@@ -393,14 +393,105 @@ out:
 }
 
 #ifndef HOST_TOOL_NO_MAIN
-int main(int argc, char **argv)
+/*
+ * Read the stamp at PATH: its times, and each of its lines checked or
+ * kept (check_line).  -1 when read, else the exit status: 0 (stale) when
+ * there is no stamp, 2 when it cannot be read.
+ */
+static int read_stamp(const char *path, int verbose)
 {
-	int verbose = 0, daemon = 0, walk_only = 0, opt, r;
-	const char *ask = NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	struct stat st;
 	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f || fstat(fileno(f), &st)) {
+		if (verbose)
+			printf("no stamp %s\n", path);
+		return errno == ENOENT ? 0 : 2;
+	}
+	stamp = st.st_mtim;
+	/* Absolute: the watcher leaves the caller's directory. */
+	stamp_file = realpath(path, NULL);
+	if (!stamp_file)
+		stamp_file = path;
+	stamp_st = st;
+	while (!atomic_load(&found) && getline(&line, &cap, f) > 0)
+		check_line(line);
+	free(line);
+	fclose(f);
+	return -1;
+}
+
+/* -l: every change, from the watcher of ASK when it can tell, else walked. */
+static int list_changes(const char *ask, int verbose)
+{
+	if (ask && !atomic_load(&found) && !list_from_watcher(ask)) {
+		if (verbose)
+			fprintf(stderr, "listed by the watcher of %s\n", ask);
+		return listed ? 0 : 1;
+	}
+	if (verbose)
+		fprintf(stderr, "listed by the walk\n");
+	walk();
+	return listed ? 0 : 1;
+}
+
+/* -d, after a build: walk and watch in the background (no one waits). */
+static int start_watcher(void)
+{
+	switch (fork()) {
+	case -1:
+		return 0;
+	case 0:
+		detach(-1);
+		if (nice(10) < 0)
+			errno = 0;
+		watch_begin();
+		if (!walk() && atomic_load(&watch_on))
+			serve();
+		_exit(0);
+	default:
+		return 1;
+	}
+}
+
+/*
+ * The check: the watcher's answer, else the walk, watching unless
+ * WALK_ONLY; up to date, the walk leaves its watcher behind.
+ */
+static int check(int walk_only, int verbose)
+{
+	int r;
+
+	if (!atomic_load(&found) && !walk_only) {
+		r = ask_watcher(&stamp_st);
+		if (r >= 0) {
+			if (verbose)
+				printf("%s\n", r ? "up to date (watcher)" : reason);
+			return r;
+		}
+		watch_begin();
+	}
+	if (atomic_load(&found) || walk()) {
+		if (verbose)
+			printf("%s\n", reason);
+		return 0;
+	}
+	/* Up to date, and watched since before the walk: leave a watcher. */
+	if (atomic_load(&watch_on) && fork() == 0) {
+		detach(ifd);
+		serve();
+		_exit(0);
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int verbose = 0, daemon = 0, walk_only = 0, opt, r;
+	const char *ask = NULL;
 
 	while ((opt = getopt(argc, argv, "a:dlvw")) != -1) {
 		switch (opt) {
@@ -428,72 +519,13 @@ int main(int argc, char **argv)
 			"stale [-v] -l [-a ASKSTAMP] STAMP\n");
 		return 2;
 	}
-	argv += optind - 1;
-	f = fopen(argv[1], "r");
-	if (!f || fstat(fileno(f), &st)) {
-		if (verbose)
-			printf("no stamp %s\n", argv[1]);
-		return errno == ENOENT ? 0 : 2;
-	}
-	stamp = st.st_mtim;
-	/* Absolute: the watcher leaves the caller's directory. */
-	stamp_file = realpath(argv[1], NULL);
-	if (!stamp_file)
-		stamp_file = argv[1];
-	stamp_st = st;
-	while (!atomic_load(&found) && getline(&line, &cap, f) > 0)
-		check_line(line);
-	free(line);
-	fclose(f);
-
-	if (list_all) {
-		if (ask && !atomic_load(&found) && !list_from_watcher(ask)) {
-			if (verbose)
-				fprintf(stderr, "listed by the watcher of %s\n", ask);
-			return listed ? 0 : 1;
-		}
-		if (verbose)
-			fprintf(stderr, "listed by the walk\n");
-		walk();
-		return listed ? 0 : 1;
-	}
-	if (daemon && !atomic_load(&found)) {
-		/* After a build: in the background, the build does not wait. */
-		switch (fork()) {
-		case -1:
-			return 0;
-		case 0:
-			detach(-1);
-			if (nice(10) < 0)
-				errno = 0;
-			watch_begin();
-			if (!walk() && atomic_load(&watch_on))
-				serve();
-			_exit(0);
-		default:
-			return 1;
-		}
-	}
-	if (!atomic_load(&found) && !walk_only) {
-		r = ask_watcher(&st);
-		if (r >= 0) {
-			if (verbose)
-				printf("%s\n", r ? "up to date (watcher)" : reason);
-			return r;
-		}
-		watch_begin();
-	}
-	if (atomic_load(&found) || walk()) {
-		if (verbose)
-			printf("%s\n", reason);
-		return 0;
-	}
-	/* Up to date, and watched since before the walk: leave a watcher. */
-	if (atomic_load(&watch_on) && fork() == 0) {
-		detach(ifd);
-		serve();
-		_exit(0);
-	}
-	return 1;
+	r = read_stamp(argv[optind], verbose);
+	if (r >= 0)
+		return r;
+	if (list_all)
+		return list_changes(ask, verbose);
+	if (daemon && !atomic_load(&found))
+		return start_watcher();
+	return check(walk_only, verbose);
 }
 #endif /* HOST_TOOL_NO_MAIN */
