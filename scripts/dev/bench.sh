@@ -9,6 +9,8 @@ set -euo pipefail
 readonly SELF="${0##*/}"
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
+# shellcheck source=scripts/exit-codes.sh
+source "$TOP/scripts/exit-codes.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly OUT="$BUILD/bench"
 readonly RUN="$TOP/run-uml.sh"
@@ -47,7 +49,7 @@ boot, default 101), BENCH_GUEST_LARGE (large moves in MB, default
 (the exec stack shift with 5 MB of arguments, default 1024).
 
 Exit codes: 0 done, 1 a measured command failed (a kernel splat in a
-guest included), 64 usage
+guest included), $E_USAGE usage
 EOF
 	exit "${1:-0}"
 }
@@ -568,14 +570,14 @@ mremap_markdown() {
 main() {
 	while [[ $# -gt 0 ]]; do
 		case "$1" in
-		--runs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage 64 >&2; runs="$2"; shift 2 ;;
+		--runs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || usage "$E_USAGE" >&2; runs="$2"; shift 2 ;;
 		--cold) cold=1; shift ;;
 		--fresh) fresh=1; shift ;;
 		--no-edit) edit=0; shift ;;
-		--tests) [[ $# -ge 2 ]] || usage 64 >&2; edit_tests="$2"; shift 2 ;;
-		--only) [[ $# -ge 2 ]] || usage 64 >&2; only="$2"; shift 2 ;;
+		--tests) [[ $# -ge 2 ]] || usage "$E_USAGE" >&2; edit_tests="$2"; shift 2 ;;
+		--only) [[ $# -ge 2 ]] || usage "$E_USAGE" >&2; only="$2"; shift 2 ;;
 		-h | --help) usage 0 ;;
-		*) usage 64 >&2 ;;
+		*) usage "$E_USAGE" >&2 ;;
 		esac
 	done
 	mkdir -p "$OUT"
@@ -585,7 +587,7 @@ main() {
 	: >"$MREMAP_TABLE"
 	: >"$OUT/mremap-stats.txt"
 	if [[ -n "$only" ]]; then
-		declare -F "bench_$only" >/dev/null || usage 64 >&2
+		declare -F "bench_$only" >/dev/null || usage "$E_USAGE" >&2
 		"bench_$only"
 	else
 		bench_boot

@@ -10,6 +10,8 @@ set -euo pipefail
 readonly SELF="${0##*/}"
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
+# shellcheck source=scripts/exit-codes.sh
+source "$TOP/scripts/exit-codes.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly LINUX="$TOP/linux"
 readonly WT="$BUILD/src/bisect"
@@ -26,7 +28,7 @@ For each commit of linux/ from series-base to HEAD, in order:
 
   --no-build   skip the kernel builds (checkpatch and selftests only)
 
-Exit codes: 0 every prefix is good, 1 a prefix failed (named), 64 usage
+Exit codes: 0 every prefix is good, 1 a prefix failed (named), $E_USAGE usage
 EOF
 	exit "${1:-0}"
 }
@@ -46,7 +48,7 @@ main() {
 	"") ;;
 	--no-build) build=0 ;;
 	-h | --help) usage 0 ;;
-	*) usage 64 >&2 ;;
+	*) usage "$E_USAGE" >&2 ;;
 	esac
 
 	local -a commits

@@ -13,6 +13,8 @@ set -euo pipefail
 readonly SELF="${0##*/}"
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
 readonly TOP
+# shellcheck source=scripts/exit-codes.sh
+source "$TOP/scripts/exit-codes.sh"
 readonly BUILD="${BUILD:-$TOP/build}"
 readonly WT="$BUILD/src/bisect"
 readonly KD="$BUILD/kernel/bisect"
@@ -26,7 +28,7 @@ default).  --shard K/N (or SHARD=K/N in the environment, as make passes it)
 runs the K-th of N parts of them, for a CI matrix: mutant i (from 1, in
 name order) when i mod N is K mod N.  --list prints the mutants it would
 run, and runs none.
-Exit codes: 0 every mutant caught, 1 one survived, 64 usage
+Exit codes: 0 every mutant caught, 1 one survived, $E_USAGE usage
 EOF
 	exit "${1:-0}"
 }
@@ -40,24 +42,24 @@ main() {
 	case "${1:-}" in
 	-h | --help) usage 0 ;;
 	--shard)
-		[[ $# -ge 2 ]] || usage 64 >&2
+		[[ $# -ge 2 ]] || usage "$E_USAGE" >&2
 		shard="$2"
 		shift 2
 		;;
-	-*) usage 64 >&2 ;;
+	-*) usage "$E_USAGE" >&2 ;;
 	esac
 	local -r pattern="${1:-}"
 	local -a mutants
 	mapfile -t mutants < <(ls "$TOP"/tests/mutants/*"$pattern"*.patch 2>/dev/null)
 	[[ ${#mutants[@]} -gt 0 ]] || {
 		echo "$SELF: no mutant matches '$pattern' in tests/mutants/" >&2
-		exit 64
+		exit "$E_USAGE"
 	}
 	if [[ -n "$shard" ]]; then
 		if ! [[ "$shard" =~ ^([0-9]+)/([0-9]+)$ ]] ||
 			((BASH_REMATCH[1] < 1 || BASH_REMATCH[1] > BASH_REMATCH[2])); then
 			echo "$SELF: SHARD=$shard: K/N with 1 <= K <= N is needed, e.g. 2/4" >&2
-			exit 64
+			exit "$E_USAGE"
 		fi
 		local -r k="${BASH_REMATCH[1]}" n="${BASH_REMATCH[2]}"
 		local -a part=()
