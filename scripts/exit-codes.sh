@@ -8,8 +8,11 @@
 # and may be any of them.  docs/reference.md lists every one
 # (tests/host/test_reference.sh checks both ways).  A script sources it
 # once, through scripts/lib.sh or (run before anything else, as
-# preflight.sh) directly; a second time it has nothing to do.
-[[ -z "${E_USAGE:-}" ]] || return 0
+# preflight.sh) directly; a second time it has nothing to do (the table is
+# read-only by then: an E_USAGE of the environment is not the table).
+if [[ -v E_USAGE && "${E_USAGE@a}" == *r* ]]; then
+	return 0
+fi
 
 # shellcheck disable=SC2034 # the table: each script uses the codes it needs
 readonly \
