@@ -61,9 +61,9 @@ test_rootfs_restaged_exactly() {
 	echo one >"$tests/sandbox/a"
 	echo two >"$tests/sandbox/b"
 	"$TOP/scripts/build/stage-rootfs.sh" "$root" "$tests" >/dev/null
-	before="$(stat -c '%n %i %Y' "$root"/tests/sandbox/* "$root/init")"
+	before="$(stat -c '%n %i %y' "$root"/tests/sandbox/* "$root/init")"
 	"$TOP/scripts/build/stage-rootfs.sh" "$root" "$tests" >/dev/null
-	after="$(stat -c '%n %i %Y' "$root"/tests/sandbox/* "$root/init")"
+	after="$(stat -c '%n %i %y' "$root"/tests/sandbox/* "$root/init")"
 	[[ "$before" == "$after" ]] || fail "an unchanged stage rewrote files" || return
 	sleep 0.02
 	echo three >"$tests/sandbox/b"
