@@ -386,9 +386,10 @@ host_test = $(call run_test,$(patsubst $(TOP)/%,%,$(1))$(if $(2), [$(strip $(2))
 # The host tests of check-host, in order; the fragments' HOST_TESTS_EXTRA
 # after them.  SHARD_SKIP: those a shard of their own runs (see SHARDS).
 HOST_TESTS = $(addprefix $(TOP)/tests/host/,test_preflight.sh test_linux_tree.sh \
-	test_coverage_report.sh run.sh test_gdb.sh test_confine.sh test_readonly_root.sh \
-	test_init.sh faults.sh bad_input.sh test_shards.sh test_reference.sh \
-	test_bench_stats.sh) $(HOST_TESTS_EXTRA)
+	test_coverage_report.sh test_run_uml.sh test_splat_class.sh test_stale.sh \
+	test_rebuild.sh test_kbuild_plan.sh test_lib.sh test_gdb.sh test_confine.sh \
+	test_readonly_root.sh test_init.sh faults.sh bad_input.sh test_shards.sh \
+	test_reference.sh test_bench_stats.sh) $(HOST_TESTS_EXTRA)
 
 check-host: all
 	$(Q)$(call run_test,preflight check,$(PREFLIGHT) check)
