@@ -161,7 +161,7 @@ lint_checkpatch() {
 shell_files() {
 	local f
 	for f in "$TOP"/run-uml.sh "$TOP"/.ci/run "$TOP"/scripts/*.sh "$TOP"/scripts/*/*.sh "$TOP"/tests/host/*.sh \
-		"$TOP"/tests/guest/*.sh "$TOP"/rootfs/init.sh; do
+		"$TOP"/tests/guest/*.sh "$TOP"/tests/fuzz/*.sh "$TOP"/rootfs/init.sh; do
 		[[ -f "$f" ]] && printf '%s\n' "$f"
 	done
 }
