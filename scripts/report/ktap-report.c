@@ -406,17 +406,6 @@ static void json_out(FILE *f, const char *suite, long missing)
 	fputs("\n  ]\n}\n", f);
 }
 
-static int write_json(const char *path, const char *suite, long missing)
-{
-	char *tmp;
-	FILE *f = create(path, &tmp);
-
-	if (!f)
-		return -1;
-	json_out(f, suite, missing);
-	return commit(f, tmp, path);
-}
-
 static void junit_log(FILE *f, const struct test *t)
 {
 	size_t j;
@@ -476,14 +465,16 @@ static void junit_out(FILE *f, const char *suite, long missing)
 	fputs("  </testsuite>\n</testsuites>\n", f);
 }
 
-static int write_junit(const char *path, const char *suite, long missing)
+/* The report OUT writes, into PATH through its temporary name: 0 written. */
+static int write_report(const char *path, void (*out)(FILE *, const char *, long),
+			const char *suite, long missing)
 {
 	char *tmp;
 	FILE *f = create(path, &tmp);
 
 	if (!f)
 		return -1;
-	junit_out(f, suite, missing);
+	out(f, suite, missing);
 	return commit(f, tmp, path);
 }
 
@@ -704,11 +695,11 @@ int main(int argc, char **argv)
 		missing = 1;
 	}
 	print_summary(suite, missing, quiet);
-	if (json && write_json(json, suite, missing)) {
+	if (json && write_report(json, json_out, suite, missing)) {
 		fprintf(stderr, "ktap-report: %s: %s\n", json, strerror(errno));
 		return 2;
 	}
-	if (junit && write_junit(junit, suite, missing)) {
+	if (junit && write_report(junit, junit_out, suite, missing)) {
 		fprintf(stderr, "ktap-report: %s: %s\n", junit, strerror(errno));
 		return 2;
 	}
