@@ -298,6 +298,9 @@ rootfs: tests
 HOST_TOOLS := $(BUILD)/host/ktap-report $(BUILD)/host/stale $(BUILD)/host/splat-class \
 	$(BUILD)/host/kbuild-plan $(BUILD)/host/uml-launch
 
+# Built when a target or a test needs them, by the same rule.
+HOST_TOOLS_ON_DEMAND := $(BUILD)/host/coverage-report $(BUILD)/host/mutate $(BUILD)/host/bench-stats
+
 PHONY += host-tools
 host-tools: $(HOST_TOOLS)
 

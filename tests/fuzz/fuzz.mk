@@ -26,7 +26,7 @@ ifneq ($(wildcard $(BUILD)),)
     $(file >$(HOST_CFLAGS_FILE),$(or $(HOSTCC),cc) $(HOST_CFLAGS))
   endif
 endif
-$(HOST_TOOLS): $(HOST_CFLAGS_FILE)
+$(HOST_TOOLS) $(HOST_TOOLS_ON_DEMAND): $(HOST_CFLAGS_FILE)
 # make all's stamp (build/host/stale) watches the file too: another
 # setting makes the next make all rebuild the tools.
 UPTODATE_WATCH += $(HOST_CFLAGS_FILE)
@@ -38,7 +38,7 @@ $(HOST_CFLAGS_FILE):
 # builds one itself under --no-build): one set of flags for every tool.
 PHONY += host-tool-cmd
 host-tool-cmd:
-	@echo '$(or $(HOSTCC),cc) $(HOST_CFLAGS) $(HOSTLDLIBS_$(NAME))'
+	@echo '$(or $(HOSTCC),cc) $(HOST_CFLAGS) $(HOSTSRCS_$(NAME)) $(HOSTLDLIBS_$(NAME))'
 
 # The harnesses (tests/fuzz/fuzz-host.sh): FUZZ_TIME seconds each.
 FUZZ_HOST := $(TOP)/tests/fuzz/fuzz-host.sh
