@@ -54,8 +54,8 @@ Exit codes:
   0 ok, $E_USAGE usage, $E_DIRTY linux/ holds user work that would be lost,
   $E_APPLY a patch does not apply, $E_FETCH the source package could not be
   fetched or is corrupt, $E_SRC not a kernel tree (or no linux/ to export),
-  $E_SERIES a series file
-  names a missing patch, $E_NOSPACE the disk is full, 130/143 interrupted
+  $E_SERIES a series file names a missing patch, $E_NOSPACE the disk is full,
+  130/143 interrupted
   (SIGINT/SIGTERM: linux/ is left as it was, the next run starts over)
 
 Two runs on one tree take turns: the second waits for the first.
