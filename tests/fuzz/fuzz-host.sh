@@ -87,7 +87,7 @@ build_one() {
 	local -a extra=()
 	local src
 	for src in "$FUZZ/fuzz_$name.c" "$FUZZ/fuzz.h" "$TOP/scripts/include/host-util.h" \
-		"$TOP/scripts/run/splat-markers.h" "$TOP"/scripts/*/*.c; do
+		"$TOP/scripts/run/splat-markers.h" "$TOP"/scripts/*/*.c "$TOP"/scripts/*/*.h; do
 		if [[ ! -x "$bin" || "$src" -nt "$bin" ]]; then
 			case "$name" in
 			coverage) extra=("-DCOVERAGE_DIFF=\"$TOP/tests/host/data/coverage/series.diff\"") ;;
