@@ -413,22 +413,27 @@ test_build_lock() {
 # is up to date and boots.  Skipped when the tree needs a kernel build.
 test_two_makes_take_turns() {
 	local -r stamp="$TOP/build/.uptodate-patched" stale="$TOP/build/host/stale"
-	local p1 p2 rc1=0 rc2=0 rc=0
+	local p1 p2 holder rc1=0 rc2=0 rc=0
 	[[ -x "$stale" && -f "$stamp" ]] || skip "not built yet (make all)" || return
 	"$stale" "$stamp" >/dev/null 2>&1 || rc=$?
 	[[ $rc -eq 1 ]] || skip "the tree changed since the last make all: would build a kernel" || return
 	touch "$TOP/rootfs/init.c"
+	# The test holds build/'s lock while both start, as a third make
+	# would: how long a make holds it is no race of the test's then.
+	flock "$TOP/build" sleep 1 &
+	holder=$!
+	sleep 0.1
 	make -s -C "$TOP" all >"$scratch/m1.out" 2>&1 </dev/null &
 	p1=$!
-	sleep 0.2
 	make -s -C "$TOP" all >"$scratch/m2.out" 2>&1 </dev/null &
 	p2=$!
+	wait "$holder" || true
 	wait "$p1" || rc1=$?
 	wait "$p2" || rc2=$?
 	expect_status 0 "$rc1" "first make all" || return
 	expect_status 0 "$rc2" "second make all" || return
-	expect_grep 'another make is working in .*: waiting' <(cat "$scratch/m1.out" "$scratch/m2.out") \
-		"one waited" || return
+	expect_grep 'another make is working in .*: waiting' "$scratch/m1.out" "the first waited" || return
+	expect_grep 'another make is working in .*: waiting' "$scratch/m2.out" "the second waited" || return
 	rc=0
 	"$stale" "$stamp" >/dev/null 2>&1 || rc=$?
 	expect_status 1 "$rc" "up to date afterwards (stale says 1)" || return
