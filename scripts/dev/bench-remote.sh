@@ -153,7 +153,7 @@ bench_distcc() {
 # nor than this machine's own work per object (preprocessing, ccache,
 # distcc: measured as what the local build's wall time holds beyond its
 # compile), plus the serial part (kbuild's walk, the link: the full
-# kernel's, from the README's figures).
+# kernel's, from docs/performance.md's figures).
 distcc_model() {
 	awk -v local_s="$2" '
 		{ n++; sum += $1 / 1000; if ($1 / 1000 > max) max = $1 / 1000 }

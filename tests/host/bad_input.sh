@@ -6,7 +6,7 @@
 #
 # Nothing here builds: run-uml.sh runs with --no-build, make only with
 # errors that stop it before any recipe (or when the tree is up to date).
-# The exit codes are the ones of README's table.  Prints KTAP.
+# The exit codes are the ones of docs/reference.md.  Prints KTAP.
 set -euo pipefail
 
 TOP="$(cd "$(dirname "$0")/../.." && pwd)"
