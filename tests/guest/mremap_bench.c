@@ -107,19 +107,7 @@ static void reset_counters(void)
 /* um_tlb_sync_ns, or -1 without it (6.1: the flush itself calls the host). */
 static long long read_sync_ns(void)
 {
-	char buf[32];
-	ssize_t n;
-	int fd;
-
-	fd = open(UM_SYNC, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
+	return debugfs_read_number(UM_SYNC);
 }
 
 /* Sorts the rounds' values, one field at a time, and prints the line. */

@@ -13,14 +13,13 @@
 
 #define MREMAP_MOVES	"/sys/kernel/debug/mremap_moves/"
 
-/* The counter @name ("ptes", "pmds", "puds"), or -1 if it cannot be read. */
-static inline long mremap_moves_read(const char *name)
+/* The number a debugfs file @path holds, or -1 if it cannot be read. */
+static inline long long debugfs_read_number(const char *path)
 {
-	char path[128], buf[32];
+	char buf[32];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), MREMAP_MOVES "%s", name);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -1;
@@ -29,7 +28,16 @@ static inline long mremap_moves_read(const char *name)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
+	return strtoll(buf, NULL, 10);
+}
+
+/* The counter @name ("ptes", "pmds", "puds"), or -1 if it cannot be read. */
+static inline long mremap_moves_read(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), MREMAP_MOVES "%s", name);
+	return debugfs_read_number(path);
 }
 
 /* Set the counter @name to 0; -1 if it cannot be written. */

@@ -184,3 +184,21 @@ ktap_run_all() {
 	echo "$suite: $pass passed, $failed failed, $skipped skipped"
 	[[ $failed -eq 0 ]]
 }
+
+# expect_listing OUT FILE: GDB listed move_page_tables' lines (from
+# 600 on), each one as FILE holds it.
+expect_listing() {
+	local n text lines=0
+	# GDB prints the number, a tab, then the line as it is.
+	while IFS= read -r text; do
+		n="${text%%$'\t'*}"
+		text="${text#*$'\t'}"
+		[[ "$n" =~ ^[0-9]+$ ]] || continue
+		[[ "$(sed -n "${n}p" "$2")" == "$text" ]] ||
+			{ fail "GDB's line $n is not line $n of $2"; return; }
+		[[ $n -ge 600 ]] || { fail "GDB listed line $n: not move_page_tables"; return; }
+		lines=$((lines + 1))
+	done <"$1"
+	[[ $lines -ge 5 ]] || { fail "GDB listed $lines source line(s) of move_page_tables"; return; }
+	diag "GDB listed $lines lines of move_page_tables, each as $2 holds it"
+}
