@@ -1104,8 +1104,12 @@ static int cmd_report(int argc, char **argv)
 				free(w);
 				continue;
 			}
-			if (!*buf)
+			if (!*buf) {
+				/* A blank line ends a comment: the reason is the block right above. */
+				free(why);
+				why = NULL;
 				continue;
+			}
 			for (int i = 0; i < nr; i++) {
 				char *o = trim(rs[i].orig), *m = trim(rs[i].mut), *key;
 
