@@ -202,3 +202,19 @@ expect_listing() {
 	[[ $lines -ge 5 ]] || { fail "GDB listed $lines source line(s) of move_page_tables"; return; }
 	diag "GDB listed $lines lines of move_page_tables, each as $2 holds it"
 }
+
+# expect_gdb_source CHECKOUT OBJECT OUT: GDB, started in CHECKOUT, lists
+# move_page_tables from OBJECT's debug information out of CHECKOUT's own
+# linux/mm/mremap.c (OUT keeps what GDB printed).
+expect_gdb_source() {
+	local -r top="$1" obj="$2" out="$3"
+	local where
+	(cd "$top" && gdb -nx -q -batch -ex 'list move_page_tables' -ex 'info source' "$obj") \
+		>"$out" 2>&1 || true
+	sed 's/^/#   /' "$out" | head -n 16
+	expect_listing "$out" "$top/linux/mm/mremap.c" || return
+	where="$(sed -n 's/^Located in //p' "$out")"
+	[[ -n "$where" && "$(realpath -m -- "$where")" == "$(realpath -m -- "$top/linux/mm/mremap.c")" ]] ||
+		{ fail "GDB's source is '${where:-none}', not $top/linux/mm/mremap.c"; return; }
+	diag "GDB's source: $where, the checkout's own file"
+}

@@ -162,15 +162,7 @@ test_2_debug_info_names_the_clone() {
 		return
 	fi
 	readelf --debug-dump=info "$obj" | grep -m 2 -E 'DW_AT_(name|comp_dir)' | sed 's/^/#   /'
-	(cd "$C" && gdb -nx -q -batch -ex 'list move_page_tables' -ex 'info source' "$obj") \
-		>"$scratch/gdb.out" 2>&1 || true
-	sed 's/^/#   /' "$scratch/gdb.out" | head -n 14
-	expect_listing "$scratch/gdb.out" "$C/linux/mm/mremap.c" || return
-	local where
-	where="$(sed -n 's/^Located in //p' "$scratch/gdb.out")"
-	[[ -n "$where" && "$(realpath -m -- "$where")" == "$(realpath -m -- "$C/linux/mm/mremap.c")" ]] ||
-		{ fail "GDB's source is '${where:-none}', not the clone's linux/mm/mremap.c"; return; }
-	diag "GDB's source: the clone's own file"
+	expect_gdb_source "$C" "$obj" "$scratch/gdb.out" || return
 }
 
 test_3_kernel_boots() {

@@ -178,15 +178,7 @@ test_3_gdb_second_clone() {
 		return
 	fi
 	diag "no object names a clone's absolute path"
-	(cd "$B" && gdb -nx -q -batch -ex 'list move_page_tables' -ex 'info source' "$obj") \
-		>"$scratch/gdb.out" 2>&1 || true
-	sed 's/^/#   /' "$scratch/gdb.out" | head -n 16
-	expect_listing "$scratch/gdb.out" "$B/linux/mm/mremap.c" || return
-	local where
-	where="$(sed -n 's/^Located in //p' "$scratch/gdb.out")"
-	[[ -n "$where" && "$(realpath -m -- "$where")" == "$(realpath -m -- "$B/linux/mm/mremap.c")" ]] ||
-		{ fail "GDB's source is '${where:-none}', not the second clone's linux/mm/mremap.c"; return; }
-	diag "GDB's source: $where, the second clone's own file"
+	expect_gdb_source "$B" "$obj" "$scratch/gdb.out" || return
 }
 
 test_4_second_clone_boots() {
