@@ -52,17 +52,19 @@ bench_remote() {
 	trap 'remote_server_stop' RETURN
 	remote_server "$dir" || return 1
 	url="redis+unix:$dir/redis.sock"
-	# The team's cache, filled from this machine's: a build of this
-	# checkout's tree with ccache's reshare (each local hit is written to
-	# the server too); only a fresh clone's first build would differ from
-	# it, in paths the objects do not hold.
-	"$TOP/scripts/build/kernel.sh" worktree bench-remote HEAD
-	rm -rf "$kd"
-	CCACHE_REMOTE_STORAGE="$url" CCACHE_RESHARE=1 SRC="$wt" KDIR="$kd" \
-		"$TOP/scripts/build/kernel.sh" build >"$dir/fill.log" 2>&1 || {
+	# The team's cache, filled as a team member's first build fills it: a
+	# clone of this checkout (the same layout as every clone: linux/ and
+	# build/kernel/patched, so the same objects), built with ccache's
+	# reshare, which writes each of this machine's local hits to the
+	# server too.  A worktree elsewhere (build/src/...) would not do: its
+	# objects name another path to the tree, and ccache hashes that.
+	rm -rf "$dir/fill"
+	git clone -q "$TOP" "$dir/fill"
+	CCACHE_REMOTE_STORAGE="$url" CCACHE_RESHARE=1 make -s -C "$dir/fill" kernel >"$dir/fill.log" 2>&1 || {
 		echo "$SELF: filling the server failed ($dir/fill.log)" >&2
 		return 1
 	}
+	rm -rf "$dir/fill"
 	echo "  the server holds $(redis-cli -s "$dir/redis.sock" dbsize) entries"
 	for ((i = 0; i < $(((runs + 2) / 3)); i++)); do
 		# The new way: a fresh clone, an empty ccache directory, only
@@ -87,7 +89,10 @@ bench_remote() {
 		END { printf "  the last warm clone: %d remote hits of %d compiles\n", h, d + m }' "$dir/warm-stats.$((i - 1))"
 	# What the remote costs when it misses: mm/ and fs/ cold, with an
 	# empty server (every compile a miss and a write) against without
-	# one, in turns.
+	# one, in turns, in a worktree of HEAD of the bench's own.
+	"$TOP/scripts/build/kernel.sh" worktree bench-remote HEAD
+	rm -rf "$kd"
+	SRC="$wt" KDIR="$kd" "$TOP/scripts/build/kernel.sh" config >/dev/null
 	for ((i = 0; i < $(((runs + 2) / 3)); i++)); do
 		redis-cli -s "$dir/redis.sock" flushall >/dev/null
 		rm -rf "$dir/ccache"
