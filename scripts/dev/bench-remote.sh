@@ -9,6 +9,7 @@
 #   --only distcc       mm/ and fs/ cold, on two loopback distccd against
 #                       here, in turns; the daemons' share and per-object
 #                       times; the model of a cold compile on N hosts
+#                       (BENCH_DISTCC_FULL=1: then the whole kernel once)
 #   --only shards       every shard of make check alone, from built kernels
 #   --only shards_fresh every shard alone from a fresh clone, warm ccache
 #
@@ -149,6 +150,21 @@ bench_distcc() {
 	echo "  the daemons served $jobs compiles over $(((runs + 2) / 3)) run(s)"
 	cat "$dir"/distccd-*.log | sed -n 's/.*COMPILE_OK.* time:\([0-9]*\)ms .*/\1/p' >"$dir/times"
 	distcc_model "$dir/times" "${MEDIANS[local_part]}"
+	# BENCH_DISTCC_FULL=1: once, the whole kernel cold on the daemons,
+	# with their share of its compiles (the objects kbuild compiled with
+	# CC, as tests/host/test_distcc.sh counts them).
+	if [[ "${BENCH_DISTCC_FULL:-0}" == 1 ]]; then
+		local before served objs
+		before="$(cat "$dir"/distccd-*.log | grep -c COMPILE_OK || true)"
+		rm -rf "$dir/ccache" "$kd"
+		SRC="$wt" KDIR="$kd" "$TOP/scripts/build/kernel.sh" config >/dev/null
+		t="$(CCACHE_DIR="$dir/ccache" DISTCC_HOSTS="$hosts" time_cmd \
+			env SRC="$wt" KDIR="$kd" "$TOP/scripts/build/kernel.sh" build)" || return 1
+		record distcc_full "the whole kernel cold on the two daemons" "$t"
+		served="$(($(cat "$dir"/distccd-*.log | grep -c COMPILE_OK || true) - before))"
+		objs="$(find "$kd" -name '.*.o.cmd' -exec grep -l -E '^(saved)?cmd_[^ ]+\.o := ccache gcc ' {} + | wc -l)"
+		echo "  the whole kernel: the daemons served $served of $objs compiles"
+	fi
 	rm -rf "$dir/ccache" "$kd"
 }
 
