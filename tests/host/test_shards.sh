@@ -16,9 +16,20 @@ readonly TOP
 # shellcheck source=tests/host/lib.sh
 source "$TOP/tests/host/lib.sh"
 readonly WORKFLOW="${_SANDBOX_WORKFLOW:-$TOP/.github/workflows/check.yml}"
+# The question is what plain make check runs: not what the make that
+# started this test passes on (a shard's SHARD_SKIP rides in MAKEFLAGS).
+# Nor the host tools' mode (SANDBOX_SANITIZE=1): asked in a build
+# directory of its own, make keeps its flags there, not in build/host.
+unset MAKEFLAGS MFLAGS MAKELEVEL SHARD_SKIP _SANDBOX_CHECK_ALL SANDBOX_SANITIZE
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sandbox-shards.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
+mkdir "$scratch/o"
+
+# smake ARGS...: make in the checkout, its output in the scratch directory.
+smake() {
+	make -s -C "$TOP" O="$scratch/o" "$@"
+}
 
 # list_tests FILE MAKE-ARGS...: the IDs of the tests make would run, one a
 # line, sorted (repeats kept: a test run twice is listed twice).
@@ -27,7 +38,7 @@ list_tests() {
 	shift
 	local rc=0
 	: >"$out.raw"
-	make -s -C "$TOP" "$@" _SANDBOX_LIST_TESTS="$out.raw" >"$out.log" 2>&1 || rc=$?
+	smake "$@" _SANDBOX_LIST_TESTS="$out.raw" >"$out.log" 2>&1 || rc=$?
 	if [[ $rc -ne 0 ]]; then
 		sed 's/^/#   /' "$out.log" | tail -n 20
 		fail "make $* _SANDBOX_LIST_TESTS=...: exit status $rc"
@@ -38,7 +49,7 @@ list_tests() {
 
 # shard_names: the names make check-shards lists, one a line.
 shard_names() {
-	make -s -C "$TOP" check-shards | awk 'NR > 1 { print $1 }'
+	smake check-shards | awk 'NR > 1 { print $1 }'
 }
 
 # Each test of plain make check runs in exactly one shard: the same IDs,
@@ -76,7 +87,7 @@ test_every_test_once() {
 	# Extra: in a shard, not in make check: only the shards make check
 	# leaves out (check-shards marks them) may run such tests.
 	local extra
-	extra="$(make -s -C "$TOP" check-shards | awk '/not in plain make check/ { print $1 }')"
+	extra="$(smake check-shards | awk '/not in plain make check/ { print $1 }')"
 	while IFS='	' read -r id s; do
 		grep -qxF -- "$id" "$scratch/check" && continue
 		if ! grep -qxF -- "$s" <<<"$extra"; then
@@ -92,14 +103,14 @@ test_every_test_once() {
 # that is no part.
 test_bad_shard() {
 	local rc=0
-	make -s -C "$TOP" check SHARD=no-such-shard >"$scratch/out" 2>&1 || rc=$?
+	smake check SHARD=no-such-shard >"$scratch/out" 2>&1 || rc=$?
 	expect_status 2 "$rc" "make check SHARD=no-such-shard (make's own status)" || return
 	expect_match -F 'Error 64' "$scratch/out" "the recipe's usage status, 64" || return
 	expect_match -F "is not a shard of make check" "$scratch/out" "the error" || return
 	expect_grep '^host +patched' "$scratch/out" "the list of shards" || return
 	for arg in 3/2 0/2 1/0 a/b 1/2/3 2; do
 		rc=0
-		make -s -C "$TOP" fuzz SHARD="$arg" >"$scratch/out" 2>&1 || rc=$?
+		smake fuzz SHARD="$arg" >"$scratch/out" 2>&1 || rc=$?
 		expect_status 2 "$rc" "make fuzz SHARD=$arg" || return
 		expect_match -F 'Error 64' "$scratch/out" "SHARD=$arg: usage status 64" || return
 		expect_match -F "is not a part k/N with 1 <= k <= N" "$scratch/out" "SHARD=$arg: the error" || return
@@ -110,7 +121,7 @@ test_bad_shard() {
 		fi
 	done
 	rc=0
-	make -s -C "$TOP" check SHARD=host T=series/ >"$scratch/out" 2>&1 || rc=$?
+	smake check SHARD=host T=series/ >"$scratch/out" 2>&1 || rc=$?
 	expect_match -F 'SHARD and T exclude each other' "$scratch/out" "SHARD with T" || return
 }
 
@@ -118,7 +129,7 @@ test_bad_shard() {
 test_fuzz_parts() {
 	local k n=3 first count all=""
 	for k in 1 2 3; do
-		read -r first count < <(make -s -C "$TOP" -f - shard-part SHARD="$k/$n" <<EOF
+		read -r first count < <(smake -f - shard-part SHARD="$k/$n" <<EOF
 include $TOP/Makefile
 shard-part:
 	@\$(call shard_of,5,10) echo "\$\$first \$\$count"
