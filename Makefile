@@ -412,10 +412,11 @@ check-hard: all
 check-guest: all
 	$(Q)$(call run_test,guest $(KERNEL) T=$(T),$(TOP)/run-uml.sh --kernel $(KERNEL) --no-build --test '$(T)')
 
-# The headline A/B check: the series/* tests on the kernel without the
+# The headline A/B check (after the patched kernel, which test_fuzz and a
+# shard run alone need too): the series/* tests on the kernel without the
 # series.  They must fail there (XFAIL), the exec stack warning included,
 # or they would not prove anything by passing on the patched kernel.
-check-ab:
+check-ab: all
 	$(Q)$(MAKE) check-guest KERNEL=base T=series/
 	$(Q)$(call host_test,$(TOP)/tests/host/test_fuzz.sh)
 
@@ -436,7 +437,7 @@ check-quick-build:
 # comes after, beside check-quick-build, runs upstream/ with the rest: not
 # here as well (23 s of one core).
 PHONY += check-upstream
-check-upstream:
+check-upstream: all
 	$(Q)$(MAKE) check-guest KERNEL=upstream
 	$(Q)$(call host_test,$(TOP)/tests/host/test_upstream.sh)
 	$(Q)$(call host_test,$(TOP)/tests/host/test_gdb.sh,KERNEL=upstream)
