@@ -60,6 +60,26 @@ free_kb() {
 		awk 'NR > 1 && !seen[$1]++ { s += $4 } END { print s }'
 }
 
+# expect_space_kept BEFORE: the host's free space is BEFORE, within
+# SLACK_KB.  A larger drop fails the test unless the disk is busy with
+# another process's writes right now (more than SLACK_KB / 8 within a
+# second, without a guest): then the comparison says nothing, and the
+# exact checks (the manifest, the empty TMPDIR, no process left) stand.
+expect_space_kept() {
+	local -r before="$1" after="$(free_kb)"
+	local again
+	diag "free space before and after the run: $((before >> 10)) MB, $((after >> 10)) MB"
+	[[ $((before - after)) -ge $SLACK_KB ]] || return 0
+	sleep 1
+	again="$(free_kb)"
+	if [[ $((after - again)) -gt $((SLACK_KB / 8)) || $((again - after)) -gt $((SLACK_KB / 8)) ]]; then
+		diag "the host has $(((before - after) >> 10)) MB less free space, but another process" \
+			"writes on this disk ($(((after - again) >> 10)) MB in a second): no verdict from it"
+		return 0
+	fi
+	fail "the host has $(((before - after) >> 10)) MB less free space after the run"
+}
+
 # expect_root_unchanged BEFORE WHAT: the staged root's manifest is BEFORE.
 expect_root_unchanged() {
 	manifest >"$scratch/manifest.after"
@@ -102,9 +122,7 @@ test_hostile_writes_do_not_persist() {
 		return
 	fi
 	diag "the 50 MB: $(grep -x 'dd: .*' "$scratch/hw.out"), $(grep -x 'root fs: .*' "$scratch/hw.out")"
-	local -r after="$(free_kb)"
-	[[ $((before - after)) -lt $SLACK_KB ]] ||
-		fail "the host has $(((before - after) >> 10)) MB less free space after the run" || return
+	expect_space_kept "$before" || return
 	# The next boot runs the staged /init and sees an empty /root.
 	rc=0
 	own_tmp_guest next -t 60 -- sh -c "
@@ -121,7 +139,7 @@ test_hostile_writes_do_not_persist() {
 # EROFS on the root), the run reports its status, and the host's free
 # space is what it was.
 test_write_until_enospc() {
-	local rc=0 before after d
+	local rc=0 before d
 	manifest >"$scratch/manifest.before"
 	before="$(free_kb)"
 	own_tmp_guest fill -t 300 -m 256M -- sh -c '
@@ -133,7 +151,6 @@ test_write_until_enospc() {
 			rm -f $d/fill
 		done
 		exit 7' || rc=$?
-	after="$(free_kb)"
 	sed 's/^/# guest: /' "$scratch/fill.out"
 	expect_status 7 "$rc" "the run still reports its status" || return
 	[[ -z "$(ls -A "$scratch/fill.tmp")" ]] ||
@@ -144,9 +161,7 @@ test_write_until_enospc() {
 	done
 	grep -qx "/: exit [1-9][0-9]* Read-only file system" "$scratch/fill.out" ||
 		fail "writing to / did not fail with EROFS" || return
-	diag "free space before and after the run: $((before >> 10)) MB, $((after >> 10)) MB"
-	[[ $((before - after)) -lt $SLACK_KB ]] ||
-		fail "the host has $(((before - after) >> 10)) MB less free space after the run" || return
+	expect_space_kept "$before" || return
 	expect_root_unchanged "$scratch/manifest.before" "after writing until ENOSPC"
 }
 
