@@ -260,7 +260,7 @@ run_mutant() {
 	printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$status" "$build_s" "$boots" "$guest_s" \
 		>>"$OUT/timing.tsv"
 	printf '%s %s:%s %s: %s%s (%s s)\n' "$id" "$file" "$line" "$op" "$status" \
-		"${killer/#-/}" "$(secs_since "$t0")" | sed 's/killed\([^ ]\)/killed by \1/'
+		"${killer/#-/}" "$(secs_since "$t0")" | sed 's/killed\([^ ]\)/killed by \1/; s/timeout\([^ ]\)/timed out in \1/'
 }
 
 # The diff of the commits on series-base, in $DIFF; false when there is
