@@ -55,9 +55,11 @@ interrupt_tree() {
 	local pid rc=0 i
 	rm -f "$fake/paused" "$fake/paused.count"
 	# Job control: its own process group, and SIGINT not ignored (a
-	# script's background jobs ignore it, and bash cannot trap it then).
+	# script's background jobs ignore it, and bash cannot trap it then;
+	# nor when this test itself started with it ignored, as a background
+	# job of another script: env resets it).
 	set -m
-	TREE_EXEC=1 bash -c "$(declare -f tree); fake='$fake' FAKE_VERSION='$FAKE_VERSION' TREE='$TREE'; tree $*" \
+	TREE_EXEC=1 env --default-signal=INT bash -c "$(declare -f tree); fake='$fake' FAKE_VERSION='$FAKE_VERSION' TREE='$TREE'; tree $*" \
 		>"$out" 2>&1 &
 	pid=$!
 	set +m
@@ -392,7 +394,7 @@ test_build_lock() {
 	[[ $rc -eq 0 ]] || fail "a daemon of the build holds the lock" || return
 	# SIGINT to the group: the lock outlives the command's 1 s clean-up.
 	set -m
-	"$lock" "$d" bash -c 'trap "sleep 1; exit 130" INT; sleep 30 & wait' &
+	env --default-signal=INT "$lock" "$d" bash -c 'trap "sleep 1; exit 130" INT; sleep 30 & wait' &
 	p=$!
 	set +m
 	sleep 0.3
