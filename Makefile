@@ -588,6 +588,19 @@ shard_own_name = $(patsubst test_%,%,$(basename $(notdir $(1))))
 $(foreach t,$(SHARD_OWN_TESTS),$(eval shard_$(call shard_own_name,$(t)) := check-host-only HOST_ONLY=$(t)) \
 	$(eval shard_$(call shard_own_name,$(t))_kernels ?= patched))
 
+# Measured 2026-12-07 (docs/performance.md): each shard alone from a fresh
+# clone, with the machine's ccache warm, on two cores.
+shard_host_time := 187 s
+shard_gdb_time := 137 s
+shard_guest_time := 129 s
+shard_ab_time := 129 s
+shard_upstream_time := 234 s
+shard_lint_time := 146 s
+shard_quick-build_time := 141 s
+shard_remote-cache_time := 197 s
+shard_distcc_time := 166 s
+shard_sanitize_time := 188 s
+
 SHARDS = $(CHECK_SHARDS) $(EXTRA_SHARDS)
 
 # Only the host tests named by HOST_ONLY (a shard of their own).
