@@ -24,25 +24,12 @@ bench_split() {
 	if split_rev "kernel.sh: the quick path in quick-build.sh" &&
 		old_tree old-split-kernel "$REPLY" scripts/build/kernel.sh scripts/lib.sh \
 			scripts/exit-codes.sh config/sandbox.config; then
-		old="$REPLY/scripts/build/kernel.sh"
-		# Older than the stamp and .config: a script or fragment newer
-		# than them means a full build or a new .config.
-		find "$REPLY" -exec touch -h -d @0 {} +
-		local -r ask="$BUILD/.uptodate-patched"
-		for ((i = 0; i < runs; i++)); do
-			old_t+=("$(time_cmd env BUILD="$BUILD" SRC="$TOP/linux" KDIR="$BUILD/kernel/patched" \
-				_SANDBOX_STALE_ASK="$ask" "$old" build)")
-			new_t+=("$(time_cmd env BUILD="$BUILD" SRC="$TOP/linux" KDIR="$BUILD/kernel/patched" \
-				_SANDBOX_STALE_ASK="$ask" "$TOP/scripts/build/kernel.sh" build)")
-		done
-		record split_kernel "scripts/build/kernel.sh build, nothing to do (quick path apart)" \
-			"${new_t[@]}"
-		record split_kernel_old "  the same, kernel.sh before the split" "${old_t[@]}"
-		ratio split_kernel_ratio "  kernel.sh, split over whole" split_kernel split_kernel_old
+		kernel_noop_beside "$REPLY/scripts/build/kernel.sh" split_kernel \
+			"scripts/build/kernel.sh build, nothing to do (quick path apart)" \
+			"  the same, kernel.sh before the split" "  kernel.sh, split over whole"
 	else
 		echo "  (no history of kernel.sh before its split: its rows skipped)"
 	fi
-	new_t=() old_t=()
 	if split_rev "run-uml.sh: main as named steps" &&
 		old_tree old-split-run "$REPLY" run-uml.sh scripts/lib.sh scripts/exit-codes.sh; then
 		old="$REPLY/run-uml.sh"

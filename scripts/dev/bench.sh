@@ -214,28 +214,39 @@ bench_boot() {
 # before the compile), as it is and as it was before it started fewer
 # programs (from git), in turns.
 bench_kernel_checks() {
-	local rev old i
-	local -a new_t=() old_t=()
+	local rev
 	rev="$(git -C "$TOP" log -F --grep="kernel.sh: start fewer programs" --format=%H -n 1)"
 	if ! old_tree old-checks "$rev" scripts/kernel.sh scripts/lib.sh config/sandbox.config; then
 		echo "  (no history of kernel.sh's checks: their rows skipped)"
 		return
 	fi
-	old="$REPLY/scripts/kernel.sh"
-	# Older than the stamp and .config: a script or fragment newer than
-	# them means a full build or a new .config.
-	find "$REPLY" -exec touch -h -d @0 {} +
+	kernel_noop_beside "$REPLY/scripts/kernel.sh" kernel_checks \
+		"  scripts/build/kernel.sh build, nothing to do" \
+		"  scripts/build/kernel.sh build, nothing to do, before it started fewer programs" \
+		"  kernel.sh's checks, new over old"
+}
+
+# kernel_noop_beside OLD NAME WHAT OLD-WHAT RATIO-WHAT: kernel.sh build
+# with nothing to do, this checkout's and OLD (the kernel.sh of a tree of
+# old_tree's), in turns, runs times each; rows NAME, NAME_old, NAME_ratio.
+kernel_noop_beside() {
+	local -r old="$1" name="$2"
 	# The change list from make all's watcher, as make has kernel.sh ask.
 	local -r ask="$BUILD/.uptodate-patched"
+	local -a new_t=() old_t=()
+	local i
+	# Older than the stamp and .config: a script or fragment newer than
+	# them means a full build or a new .config.
+	find "${old%/scripts/*}" -exec touch -h -d @0 {} +
 	for ((i = 0; i < runs; i++)); do
 		old_t+=("$(time_cmd env BUILD="$BUILD" SRC="$TOP/linux" KDIR="$BUILD/kernel/patched" \
 			_SANDBOX_STALE_ASK="$ask" "$old" build)")
-		new_t+=("$(_SANDBOX_STALE_ASK="$ask" time_cmd "$TOP/scripts/build/kernel.sh" build)")
+		new_t+=("$(time_cmd env BUILD="$BUILD" SRC="$TOP/linux" KDIR="$BUILD/kernel/patched" \
+			_SANDBOX_STALE_ASK="$ask" "$TOP/scripts/build/kernel.sh" build)")
 	done
-	record kernel_checks "  scripts/build/kernel.sh build, nothing to do" "${new_t[@]}"
-	record kernel_checks_old "  scripts/build/kernel.sh build, nothing to do, before it started fewer programs" \
-		"${old_t[@]}"
-	ratio kernel_checks_ratio "  kernel.sh's checks, new over old" kernel_checks kernel_checks_old
+	record "$name" "$3" "${new_t[@]}"
+	record "${name}_old" "$4" "${old_t[@]}"
+	ratio "${name}_ratio" "$5" "$name" "${name}_old"
 }
 
 # PID 1 the new way (/init, rootfs/init.c) and the old way (init.sh, the
