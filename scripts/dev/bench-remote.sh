@@ -31,6 +31,11 @@ remote_server() {
 	return 1
 }
 
+# remote_flush DIR: the bench's redis-server, in DIR, emptied.
+remote_flush() {
+	redis-cli -s "$1/redis.sock" flushall >/dev/null
+}
+
 remote_server_stop() {
 	[[ -n "${bench_redis_pid:-}" ]] || return 0
 	kill "$bench_redis_pid" 2>/dev/null || true
@@ -45,8 +50,38 @@ part_build() {
 	SRC="$1" KDIR="$2" "$TOP/scripts/build/kernel.sh" kbuild mm/ fs/
 }
 
+# part_setup KDIR: a worktree of HEAD of the bench's own, and KDIR configured
+# from nothing for it (part_build's tree: $BUILD/src/bench-remote).
+part_setup() {
+	"$TOP/scripts/build/kernel.sh" worktree bench-remote HEAD
+	rm -rf "$1"
+	SRC="$BUILD/src/bench-remote" KDIR="$1" "$TOP/scripts/build/kernel.sh" config >/dev/null
+}
+
+# part_pairs DIR KDIR NEW OLD BEFORE VAR=VALUE...: in turns, max(1, runs/3)
+# times, mm/ and fs/ cold (an empty ccache in DIR) with the VAR=VALUEs in
+# the environment, its time added to the array named NEW, and without
+# them, to OLD.  BEFORE (a command, or :) runs before each new-way build.
+part_pairs() {
+	local -r dir="$1" kd="$2" before="$5"
+	local -n new_t="$3" old_t="$4"
+	shift 5
+	local i t
+	for ((i = 0; i < (runs + 2) / 3; i++)); do
+		"$before" "$dir"
+		rm -rf "$dir/ccache"
+		# shellcheck disable=SC2163 # "$@" are VAR=VALUE words
+		t="$(export "$@" && CCACHE_DIR="$dir/ccache" time_cmd part_build "$BUILD/src/bench-remote" "$kd")" ||
+			return 1
+		new_t+=("$t")
+		rm -rf "$dir/ccache"
+		t="$(CCACHE_DIR="$dir/ccache" time_cmd part_build "$BUILD/src/bench-remote" "$kd")" || return 1
+		old_t+=("$t")
+	done
+}
+
 bench_remote() {
-	local -r dir="$OUT/remote" wt="$BUILD/src/bench-remote" kd="$BUILD/kernel/bench-remote"
+	local -r dir="$OUT/remote" kd="$BUILD/kernel/bench-remote"
 	local -a warm=() cold=() miss=() nomiss=()
 	local i t url
 	rm -rf "$dir" && mkdir -p "$dir"
@@ -91,18 +126,8 @@ bench_remote() {
 	# What the remote costs when it misses: mm/ and fs/ cold, with an
 	# empty server (every compile a miss and a write) against without
 	# one, in turns, in a worktree of HEAD of the bench's own.
-	"$TOP/scripts/build/kernel.sh" worktree bench-remote HEAD
-	rm -rf "$kd"
-	SRC="$wt" KDIR="$kd" "$TOP/scripts/build/kernel.sh" config >/dev/null
-	for ((i = 0; i < $(((runs + 2) / 3)); i++)); do
-		redis-cli -s "$dir/redis.sock" flushall >/dev/null
-		rm -rf "$dir/ccache"
-		t="$(CCACHE_DIR="$dir/ccache" CCACHE_REMOTE_STORAGE="$url" time_cmd part_build "$wt" "$kd")" || return 1
-		miss+=("$t")
-		rm -rf "$dir/ccache"
-		t="$(CCACHE_DIR="$dir/ccache" time_cmd part_build "$wt" "$kd")" || return 1
-		nomiss+=("$t")
-	done
+	part_setup "$kd"
+	part_pairs "$dir" "$kd" miss nomiss remote_flush CCACHE_REMOTE_STORAGE="$url" || return 1
 	record remote_miss "cold mm/ and fs/ with an empty remote (every compile a miss and a write)" "${miss[@]}"
 	record remote_none "  the same without a remote" "${nomiss[@]}"
 	ratio remote_miss_ratio "  with the remote over without" remote_miss remote_none
@@ -129,19 +154,10 @@ bench_distcc() {
 	# shellcheck disable=SC2064 # the pids of now
 	trap "kill ${pids[*]} 2>/dev/null; wait ${pids[*]} 2>/dev/null || true" RETURN
 	sleep 0.3
-	"$TOP/scripts/build/kernel.sh" worktree bench-remote HEAD
-	rm -rf "$kd"
-	SRC="$wt" KDIR="$kd" "$TOP/scripts/build/kernel.sh" config >/dev/null
+	part_setup "$kd"
 	# Both ways cold (no ccache hit): distcc on the two daemons (one slot
 	# each: two cores here, as the local build has), and here.
-	for ((i = 0; i < $(((runs + 2) / 3)); i++)); do
-		rm -rf "$dir/ccache"
-		t="$(CCACHE_DIR="$dir/ccache" DISTCC_HOSTS="$hosts" time_cmd part_build "$wt" "$kd")" || return 1
-		dist+=("$t")
-		rm -rf "$dir/ccache"
-		t="$(CCACHE_DIR="$dir/ccache" time_cmd part_build "$wt" "$kd")" || return 1
-		here+=("$t")
-	done
+	part_pairs "$dir" "$kd" dist here : DISTCC_HOSTS="$hosts" || return 1
 	record distcc_part "cold mm/ and fs/ on two loopback distccd (one slot each)" "${dist[@]}"
 	record local_part "  the same here (two jobs)" "${here[@]}"
 	ratio distcc_ratio "  distcc over here" distcc_part local_part
@@ -156,8 +172,8 @@ bench_distcc() {
 	if [[ "${BENCH_DISTCC_FULL:-0}" == 1 ]]; then
 		local before served objs
 		before="$(cat "$dir"/distccd-*.log | grep -c COMPILE_OK || true)"
-		rm -rf "$dir/ccache" "$kd"
-		SRC="$wt" KDIR="$kd" "$TOP/scripts/build/kernel.sh" config >/dev/null
+		rm -rf "$dir/ccache"
+		part_setup "$kd"
 		t="$(CCACHE_DIR="$dir/ccache" DISTCC_HOSTS="$hosts" time_cmd \
 			env SRC="$wt" KDIR="$kd" "$TOP/scripts/build/kernel.sh" build)" || return 1
 		record distcc_full "the whole kernel cold on the two daemons" "$t"
